@@ -1,0 +1,1 @@
+"""Service and command line of the planner (thin layer over :mod:`geo`)."""
