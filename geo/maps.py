@@ -1,0 +1,350 @@
+"""Folium maps of coverage and siting results.
+
+Maps are *self-contained*: Leaflet's JavaScript and CSS (BSD-2, vendored in
+``geo/_vendor/leaflet``) are inlined into the HTML, and folium's other CDN
+assets (jQuery, Bootstrap, awesome-markers) are not used, so a map opens
+offline.  Only the background tiles need a network; without one the communes
+and facilities still draw on a blank background.
+
+Every text that comes from data (facility and commune names, sources) is
+HTML-escaped before it reaches a popup or tooltip.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from importlib import resources
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo._errors import CRSError
+
+#: Marker colour per facility kind (colour-blind-safe-ish qualitative palette).
+KIND_COLOURS: dict[str, str] = {
+    "social_work_centre": "#1f77b4",
+    "social_protection_general": "#9467bd",
+    "elderly_care": "#2ca02c",
+    "children_care": "#ff7f0e",
+    "disability_care": "#8c564b",
+    "mental_health_care": "#e377c2",
+    "drug_rehab": "#d62728",
+    "shelter": "#17becf",
+}
+
+#: Vietnamese label (English beside it) per facility kind.
+KIND_LABELS: dict[str, str] = {
+    "social_work_centre": "Trung tâm công tác xã hội (social work centre)",
+    "social_protection_general": "Cơ sở bảo trợ xã hội tổng hợp (social protection)",
+    "elderly_care": "Chăm sóc người cao tuổi (elderly care)",
+    "children_care": "Chăm sóc trẻ em (children's care)",
+    "disability_care": "Chăm sóc người khuyết tật (disability care)",
+    "mental_health_care": "Chăm sóc sức khỏe tâm thần (mental-health care)",
+    "drug_rehab": "Cai nghiện ma túy (drug rehabilitation)",
+    "shelter": "Nhà tạm lánh (shelter)",
+    "any": "Mọi loại hình (any kind)",
+}
+
+_TIME_BINS = [0, 15, 30, 60, 90, 120, 180]
+_TIME_COLOURS = ["#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027"]
+_NO_ROUTE_COLOUR = "#7f7f7f"
+
+
+def _vendored(name: str) -> bytes:
+    return resources.files("geo").joinpath("_vendor/leaflet", name).read_bytes()
+
+
+def _inline_assets() -> str:
+    css = _vendored("leaflet.css").decode("utf-8")
+    for img in ("layers.png", "layers-2x.png"):
+        data = base64.b64encode(_vendored(img)).decode("ascii")
+        css = css.replace(f"images/{img}", f"data:image/png;base64,{data}")
+    js = _vendored("leaflet.js").decode("utf-8")
+    return f"<style>{css}</style>\n<script>{js}</script>"
+
+
+def _new_map(bounds: tuple[float, float, float, float], tiles: str | None) -> folium.Map:
+    minx, miny, maxx, maxy = bounds
+    fmap = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        zoom_start=9,
+        tiles=None,
+        control_scale=True,
+    )
+    # Leaflet is inlined by to_html(); folium's CDN assets are dropped.
+    fmap.default_js = []
+    fmap.default_css = []
+    if tiles:
+        folium.TileLayer(tiles, name="Nền bản đồ (basemap)", control=True).add_to(fmap)
+    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    return fmap
+
+
+def _check_4326(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
+    if gdf.crs is None:
+        raise CRSError(f"{what}: no CRS; expected EPSG:4326 (or any CRS to convert from)")
+    return gdf if gdf.crs.to_epsg() == 4326 else gdf.to_crs(4326)
+
+
+def _minutes_colour(value: float | None) -> str:
+    if value is None or not np.isfinite(value):
+        return _NO_ROUTE_COLOUR
+    for upper, colour in zip(_TIME_BINS[1:], _TIME_COLOURS, strict=True):
+        if value <= upper:
+            return colour
+    return _TIME_COLOURS[-1]
+
+
+def _popup_table(rows: list[tuple[str, object]]) -> str:
+    cells = "".join(
+        f"<tr><th style='text-align:left;padding-right:6px'>{html.escape(str(k))}</th>"
+        f"<td>{html.escape('' if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))}"
+        "</td></tr>"
+        for k, v in rows
+    )
+    return f"<table>{cells}</table>"
+
+
+def _legend_html(title: str, kinds: list[str], threshold: float) -> str:
+    time_rows = "".join(
+        f"<div><span style='background:{c};width:14px;height:10px;display:inline-block'></span> "
+        f"{lo}–{hi} min</div>"
+        for lo, hi, c in zip(_TIME_BINS[:-1], _TIME_BINS[1:], _TIME_COLOURS, strict=True)
+    )
+    time_rows += (
+        f"<div><span style='background:{_NO_ROUTE_COLOUR};width:14px;height:10px;"
+        "display:inline-block'></span> không có tuyến (no route)</div>"
+        f"<div><span style='border:2px solid #000;width:12px;height:8px;display:inline-block'>"
+        f"</span> chưa được phục vụ &gt; {threshold:g} min (unserved)</div>"
+    )
+    kind_rows = "".join(
+        f"<div><span style='background:{KIND_COLOURS.get(k, '#333')};border-radius:50%;"
+        f"width:10px;height:10px;display:inline-block'></span> "
+        f"{html.escape(KIND_LABELS.get(k, k))}</div>"
+        for k in kinds
+    )
+    return (
+        "<div id='planner-legend' style='position:fixed;bottom:24px;left:12px;z-index:9999;"
+        "background:rgba(255,255,255,.92);padding:8px 10px;font:12px sans-serif;"
+        "border:1px solid #999;border-radius:4px;max-width:320px'>"
+        f"<b>{html.escape(title)}</b><div style='margin-top:4px'><i>Thời gian di chuyển "
+        f"(travel time)</i></div>{time_rows}"
+        + (f"<div style='margin-top:4px'><i>Cơ sở (facilities)</i></div>{kind_rows}"
+           if kinds else "")
+        + "</div>"
+    )
+
+
+def _add_facilities(fmap: folium.Map, facilities: gpd.GeoDataFrame, name: str) -> list[str]:
+    layer = folium.FeatureGroup(name=name, show=True)
+    kinds: list[str] = []
+    for row in facilities.itertuples(index=False):
+        geom = row.geometry
+        if geom is None or geom.is_empty:
+            continue
+        kind = str(getattr(row, "kind", ""))
+        if kind not in kinds:
+            kinds.append(kind)
+        precision = getattr(row, "location_precision", "exact")
+        popup = _popup_table(
+            [
+                ("Tên (name)", getattr(row, "name", "")),
+                ("Loại (kind)", KIND_LABELS.get(kind, kind)),
+                ("Trạng thái (status)", getattr(row, "status", "")),
+                ("Sức chứa (capacity)", getattr(row, "capacity", None)),
+                ("Vị trí (location precision)", precision),
+                ("Nguồn (source)", getattr(row, "source", "")),
+            ]
+        )
+        folium.CircleMarker(
+            location=[geom.y, geom.x],
+            radius=7 if precision == "exact" else 6,
+            color="#000" if precision == "exact" else "#555",
+            dash_array=None if precision == "exact" else "3",
+            weight=1.5,
+            fill=True,
+            fill_color=KIND_COLOURS.get(kind, "#333"),
+            fill_opacity=0.9,
+            popup=folium.Popup(popup, max_width=360),
+            tooltip=html.escape(str(getattr(row, "name", ""))),
+            class_name="planner-facility",
+        ).add_to(layer)
+    layer.add_to(fmap)
+    return kinds
+
+
+def coverage_map(
+    communes: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    *,
+    threshold: float,
+    title: str,
+    kind: str = "any",
+    tiles: str | None = "OpenStreetMap",
+) -> folium.Map:
+    """Build the coverage map of a territory.
+
+    Parameters
+    ----------
+    communes : GeoDataFrame
+        One row per commune with ``commune_code``, ``name``, ``minutes`` (travel
+        time to the nearest facility of ``kind``; NaN/inf = no route),
+        ``served`` (bool), ``population`` and optionally ``travel_model`` and
+        ``nearest_facility_id``.
+    facilities : GeoDataFrame
+        Points with ``name``, ``kind``, ``status``, ``capacity``,
+        ``location_precision``, ``source``.
+    threshold : float
+        Threshold in minutes used for ``served``.
+    title : str
+        Title shown in the legend.
+    kind : str
+        Facility kind of the analysis (``"any"`` for all kinds).
+    tiles : str or None
+        Background tiles (needs a network); ``None`` for none.
+
+    Returns
+    -------
+    folium.Map
+        Layers: travel-time choropleth, unserved communes, facilities; with a
+        legend and a layer control.  Use :func:`to_html` to save it.
+    """
+    communes = _check_4326(communes, "communes")
+    facilities = _check_4326(facilities, "facilities")
+    fmap = _new_map(tuple(communes.total_bounds), tiles)
+
+    cols = [c for c in ("commune_code", "name", "minutes", "served", "population",
+                        "travel_model", "nearest_facility_id") if c in communes.columns]
+    data = communes[cols + ["geometry"]].copy()
+    data["minutes"] = pd.to_numeric(data["minutes"], errors="coerce").replace(np.inf, np.nan)
+    data["minutes_label"] = data["minutes"].map(lambda m: "no route" if pd.isna(m) else f"{m:.0f}")
+    data["name"] = data["name"].astype(str).map(html.escape)
+    data["fill"] = data["minutes"].map(_minutes_colour)
+
+    fields = ["name", "commune_code", "minutes_label", "population"]
+    aliases = ["Xã/phường (commune)", "Mã (code)", "Phút (minutes)", "Dân số (population)"]
+    if "travel_model" in data.columns:
+        fields.append("travel_model")
+        aliases.append("Mô hình (travel model)")
+    folium.GeoJson(
+        data.drop(columns=["served"], errors="ignore"),
+        name=f"Thời gian tới cơ sở (travel time, {kind})",
+        style_function=lambda f: {
+            "fillColor": f["properties"]["fill"],
+            "color": "#666",
+            "weight": 0.4,
+            "fillOpacity": 0.7,
+        },
+        highlight_function=lambda f: {"weight": 2, "color": "#000"},
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True),
+    ).add_to(fmap)
+
+    unserved = data[~communes["served"].astype(bool).to_numpy()]
+    if len(unserved):
+        folium.GeoJson(
+            unserved[["commune_code", "name", "minutes_label", "population", "geometry"]],
+            name=f"Chưa được phục vụ (unserved > {threshold:g} min): {len(unserved)}",
+            style_function=lambda f: {
+                "fillOpacity": 0,
+                "color": "#000",
+                "weight": 2.2,
+                "className": "planner-unserved",
+            },
+            tooltip=folium.GeoJsonTooltip(
+                fields=["name", "minutes_label", "population"],
+                aliases=["Chưa phục vụ (unserved)", "Phút (minutes)", "Dân số (population)"],
+            ),
+        ).add_to(fmap)
+
+    kinds = _add_facilities(fmap, facilities, f"Cơ sở (facilities): {len(facilities)}")
+    fmap.get_root().html.add_child(folium.Element(_legend_html(title, kinds, threshold)))
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    return fmap
+
+
+def siting_map(
+    communes: gpd.GeoDataFrame,
+    existing: gpd.GeoDataFrame,
+    suggested: gpd.GeoDataFrame,
+    *,
+    threshold: float,
+    title: str,
+    tiles: str | None = "OpenStreetMap",
+) -> folium.Map:
+    """Build the map of a siting suggestion.
+
+    Parameters
+    ----------
+    communes : GeoDataFrame
+        Communes with ``minutes`` and ``served`` *after* the suggestion, and
+        ``newly_served`` (bool) marking those the new sites bring within the threshold.
+    existing : GeoDataFrame
+        Existing (fixed) facilities.
+    suggested : GeoDataFrame
+        Suggested sites, with ``rank``, ``candidate_id``, ``name`` and
+        ``marginal_population``.
+    threshold : float
+        Threshold in minutes.
+    title : str
+        Legend title.
+    tiles : str or None
+        Background tiles; ``None`` for none.
+    """
+    fmap = coverage_map(communes, existing, threshold=threshold, title=title, tiles=tiles)
+    suggested = _check_4326(suggested, "suggested sites")
+    if "newly_served" in communes.columns:
+        newly = _check_4326(communes, "communes")
+        newly = newly[newly["newly_served"].astype(bool)]
+        if len(newly):
+            folium.GeoJson(
+                newly[["geometry"]],
+                name=f"Được phục vụ thêm (newly served): {len(newly)}",
+                style_function=lambda f: {"fillOpacity": 0, "color": "#0050ff", "weight": 2.5},
+            ).add_to(fmap)
+    layer = folium.FeatureGroup(name=f"Địa điểm đề xuất (suggested sites): {len(suggested)}")
+    for row in suggested.itertuples(index=False):
+        popup = _popup_table(
+            [
+                ("Thứ hạng (rank)", getattr(row, "rank", "")),
+                ("Địa điểm (site)", getattr(row, "name", getattr(row, "candidate_id", ""))),
+                ("Dân số thêm (marginal population)", getattr(row, "marginal_population", "")),
+                ("Xã thêm (marginal communes)", getattr(row, "marginal_communes", "")),
+            ]
+        )
+        folium.RegularPolygonMarker(
+            location=[row.geometry.y, row.geometry.x],
+            number_of_sides=4,
+            radius=9,
+            color="#000",
+            weight=1.5,
+            fill=True,
+            fill_color="#ffd700",
+            fill_opacity=1,
+            popup=folium.Popup(popup, max_width=320),
+            tooltip=html.escape(f"#{getattr(row, 'rank', '')} {getattr(row, 'name', '')}"),
+        ).add_to(layer)
+    layer.add_to(fmap)
+    # keep the layer control last so it lists the new layers
+    for key, child in list(fmap._children.items()):
+        if isinstance(child, folium.LayerControl):
+            del fmap._children[key]
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    return fmap
+
+
+def to_html(fmap: folium.Map) -> str:
+    """Render a map to a self-contained HTML string (Leaflet inlined)."""
+    page = fmap.get_root().render()
+    return page.replace("<head>", "<head>\n" + _inline_assets(), 1)
+
+
+def save_map(fmap: folium.Map, path: str | Path) -> Path:
+    """Write a map as a self-contained HTML file and return its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(to_html(fmap), encoding="utf-8")
+    return path
