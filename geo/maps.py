@@ -21,6 +21,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from geo._errors import CRSError
 
@@ -54,6 +55,15 @@ _TIME_COLOURS = ["#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027
 _NO_ROUTE_COLOUR = "#7f7f7f"
 
 
+# folium's Popup builds its content with jQuery's ``$(html)``; jQuery is not
+# loaded (no CDN), so this shim turns the HTML string into a DOM element.
+_JQUERY_SHIM = (
+    "window.$ = window.$ || function (h) {"
+    " var t = document.createElement('template'); t.innerHTML = String(h).trim();"
+    " return t.content.firstChild; };"
+)
+
+
 def _vendored(name: str) -> bytes:
     return resources.files("geo").joinpath("_vendor/leaflet", name).read_bytes()
 
@@ -64,7 +74,7 @@ def _inline_assets() -> str:
         data = base64.b64encode(_vendored(img)).decode("ascii")
         css = css.replace(f"images/{img}", f"data:image/png;base64,{data}")
     js = _vendored("leaflet.js").decode("utf-8")
-    return f"<style>{css}</style>\n<script>{js}</script>"
+    return f"<style>{css}</style>\n<script>{js}</script>\n<script>{_JQUERY_SHIM}</script>"
 
 
 def _new_map(bounds: tuple[float, float, float, float], tiles: str | None) -> folium.Map:
@@ -82,6 +92,35 @@ def _new_map(bounds: tuple[float, float, float, float], tiles: str | None) -> fo
         folium.TileLayer(tiles, name="Nền bản đồ (basemap)", control=True).add_to(fmap)
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     return fmap
+
+
+def _focus_bounds(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
+    """Bounds of the main land mass of a territory, ignoring far-off islands.
+
+    Khánh Hòa includes the Trường Sa special zone hundreds of kilometres
+    offshore: fitting the map to it would shrink the mainland to a few pixels.
+    Parts are grouped into clusters (parts closer than ~10 km join), and the
+    view fits the cluster holding most of the area (everything is still drawn).
+    """
+    parts = gdf.geometry.explode(index_parts=False)
+    parts = parts[~parts.is_empty]
+    if len(parts) < 2:
+        return tuple(gdf.total_bounds)
+    # degrees are fine here: this only chooses the initial view
+    geoms = parts.to_numpy()
+    clusters = gpd.GeoSeries(
+        [shapely.union_all(shapely.buffer(geoms, 0.05))], crs=gdf.crs
+    ).explode(index_parts=False)
+    if len(clusters) == 1:
+        return tuple(gdf.total_bounds)
+    reps = gpd.GeoDataFrame({"area": shapely.area(geoms)},
+                            geometry=parts.representative_point().to_numpy(), crs=gdf.crs)
+    cl = gpd.GeoDataFrame(geometry=clusters.to_numpy(), crs=gdf.crs).reset_index(drop=True)
+    joined = gpd.sjoin(reps, cl, predicate="within", how="inner")
+    best = joined.groupby("index_right")["area"].sum().idxmax()
+    return tuple(parts[(joined["index_right"] == best).reindex(range(len(parts)),
+                                                                 fill_value=False).to_numpy()]
+                 .total_bounds)
 
 
 def _check_4326(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
@@ -215,7 +254,7 @@ def coverage_map(
     """
     communes = _check_4326(communes, "communes")
     facilities = _check_4326(facilities, "facilities")
-    fmap = _new_map(tuple(communes.total_bounds), tiles)
+    fmap = _new_map(_focus_bounds(communes), tiles)
 
     cols = [c for c in ("commune_code", "name", "minutes", "served", "population",
                         "travel_model", "nearest_facility_id") if c in communes.columns]
