@@ -29,3 +29,29 @@ class DataSettings(BaseSettings):
 def data_settings() -> DataSettings:
     """Return the data settings read from the environment now."""
     return DataSettings()
+
+
+class ServiceSettings(BaseSettings):
+    """The HTTP service (``planner serve``).
+
+    Environment: ``PLANNER_SERVICE_HOST``, ``PLANNER_SERVICE_PORT``,
+    ``PLANNER_SERVICE_API_KEYS`` (JSON list, e.g. ``'["k1","k2"]'``; empty = every
+    write is refused), ``PLANNER_SERVICE_CORS_ORIGINS`` (JSON list; empty = CORS off),
+    ``PLANNER_SERVICE_MAX_BODY_BYTES``, ``PLANNER_SERVICE_ITEMS_MAX_LIMIT``,
+    ``PLANNER_SERVICE_STORE`` (default: the data settings' store),
+    ``PLANNER_SERVICE_MAP_TILES`` (background tiles of the maps; empty = none).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PLANNER_SERVICE_")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys: list[str] = []
+    cors_origins: list[str] = []
+    max_body_bytes: int = 1_000_000
+    items_max_limit: int = 1000
+    items_default_limit: int = 100
+    store: Path | None = None
+    plans_dir: Path | None = None
+    map_tiles: str | None = "OpenStreetMap"
+    job_workers: int = 1

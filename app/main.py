@@ -1,0 +1,90 @@
+"""The FastAPI service: app factory and lifespan.
+
+``create_app(settings)`` builds the application; its lifespan reads the store
+once (:func:`app.routes._state.load_state`) onto ``app.state.planner`` and
+starts the background-job pool.  Run it with ``planner serve`` or
+``uvicorn --factory app.main:create_app``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app.errors import BodySizeLimitMiddleware, Problem, install_error_handlers
+from app.routes import collections as collections_routes
+from app.routes._state import load_state
+from app.settings import DataSettings, ServiceSettings
+
+log = logging.getLogger("planner.service")
+
+
+def _store_paths(settings: ServiceSettings) -> tuple[Path, Path | None]:
+    data = DataSettings()
+    store = settings.store or data.store
+    plans = settings.plans_dir or data.plans_dir
+    return Path(store), Path(plans) if plans else None
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """Build the planner's FastAPI application.
+
+    Parameters
+    ----------
+    settings : ServiceSettings, optional
+        Service settings; read from the environment (``PLANNER_SERVICE_*``) when omitted.
+        ``settings.store`` defaults to the data settings' store.
+
+    Returns
+    -------
+    FastAPI
+        The application.  The store is read when the app starts (lifespan), so a
+        missing store fails the start-up with a clear message, not the first request.
+    """
+    settings = settings or ServiceSettings()
+    store, plans_dir = _store_paths(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = load_state(settings, store, plans_dir)
+        app.state.planner = state
+        log.info("store %s loaded: %s", store, {k: len(v.fids) for k, v in state.layers.items()})
+        jobs = getattr(app.state, "jobs", None)
+        try:
+            yield
+        finally:
+            if jobs is not None:
+                jobs.shutdown()
+
+    app = FastAPI(
+        title="Social-assistance facility planner",
+        version="0.1.0",
+        description=(
+            "Coverage, 2050-vision gaps, plan compliance and siting of Vietnam's "
+            "social-assistance facilities. Layers are published as OGC API – Features "
+            "(GeoJSON, EPSG:4326). Errors are RFC 9457 `application/problem+json`. "
+            "Writes need the `X-API-Key` header."
+        ),
+        lifespan=lifespan,
+        responses={
+            "4XX": {"model": Problem, "content": {"application/problem+json": {}}},
+            "5XX": {"model": Problem, "content": {"application/problem+json": {}}},
+        },
+    )
+    install_error_handlers(app)
+    app.include_router(collections_routes.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Content-Type", "X-API-Key", "If-Match"],
+            expose_headers=["ETag", "Location"],
+        )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    return app

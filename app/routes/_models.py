@@ -1,0 +1,201 @@
+"""Pydantic models shared by the routes (responses and request bodies)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+GEOJSON = "application/geo+json"
+
+FacilityKind = Literal[
+    "social_work_centre",
+    "social_protection_general",
+    "elderly_care",
+    "children_care",
+    "disability_care",
+    "mental_health_care",
+    "drug_rehab",
+    "shelter",
+]
+KindOrAny = Literal[
+    "any",
+    "social_work_centre",
+    "social_protection_general",
+    "elderly_care",
+    "children_care",
+    "disability_care",
+    "mental_health_care",
+    "drug_rehab",
+    "shelter",
+]
+Ownership = Literal["public", "non_public"]
+Status = Literal["operating", "planned", "under_construction", "closed"]
+Precision = Literal["exact", "commune", "district", "province"]
+
+
+class Link(BaseModel):
+    """A web link (OGC API / RFC 8288 style)."""
+
+    href: str
+    rel: str
+    type: str | None = None
+    title: str | None = None
+
+
+class LandingPage(BaseModel):
+    """The API landing page."""
+
+    title: str
+    description: str
+    links: list[Link]
+
+
+class Conformance(BaseModel):
+    """Conformance classes implemented."""
+
+    conformsTo: list[str]  # noqa: N815 (OGC name)
+
+
+class SpatialExtent(BaseModel):
+    """Bounding box of a collection."""
+
+    bbox: list[list[float]]
+    crs: str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+class Extent(BaseModel):
+    """Extent of a collection."""
+
+    spatial: SpatialExtent | None = None
+
+
+class Collection(BaseModel):
+    """One collection (OGC API – Features)."""
+
+    id: str
+    title: str
+    description: str
+    itemType: str = "feature"  # noqa: N815
+    crs: list[str] = ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]
+    extent: Extent | None = None
+    numberOfFeatures: int | None = None  # noqa: N815
+    queryables: list[str] = Field(default_factory=list, description="Property filters accepted")
+    links: list[Link]
+
+
+class Collections(BaseModel):
+    """The list of collections."""
+
+    collections: list[Collection]
+    links: list[Link]
+
+
+class Geometry(BaseModel):
+    """A GeoJSON geometry (EPSG:4326 lon/lat)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    coordinates: Any = None
+
+
+class Feature(BaseModel):
+    """A GeoJSON feature."""
+
+    type: Literal["Feature"] = "Feature"
+    id: str | int | None = None
+    geometry: Geometry | None
+    properties: dict[str, Any] | None
+
+
+class FeatureCollection(BaseModel):
+    """A page of features (GeoJSON, OGC API – Features)."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[Feature]
+    numberMatched: int  # noqa: N815
+    numberReturned: int  # noqa: N815
+    timeStamp: str | None = None  # noqa: N815
+    links: list[Link]
+
+
+class PointGeometry(BaseModel):
+    """A GeoJSON point in EPSG:4326."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["Point"]
+    coordinates: list[float] = Field(
+        ..., min_length=2, max_length=2, description="[longitude, latitude] in EPSG:4326"
+    )
+
+
+class FacilityProperties(BaseModel):
+    """Properties of a new facility (the same rules as the registry import)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(
+        None, max_length=64, description="Registry id (assigned when omitted)"
+    )
+    name: str = Field(..., min_length=1, max_length=300)
+    kind: FacilityKind
+    ownership: Ownership = "public"
+    capacity: int | None = Field(None, ge=0, le=100_000)
+    capacity_note: str | None = Field(None, max_length=500)
+    status: Status = "operating"
+    planned_year: int | None = Field(None, ge=1900, le=2100)
+    commune_code: str | None = Field(None, pattern=r"^\d{5}$")
+    province_code: str | None = Field(None, pattern=r"^\d{2}$")
+    location_precision: Precision | None = None
+    meets_accessibility_criteria: bool | None = None
+    strengthened: bool | None = None
+    source: str | None = Field(None, max_length=1000)
+
+
+class FacilityCreate(BaseModel):
+    """Body of ``POST /collections/facilities/items``: a GeoJSON feature.
+
+    Without a geometry the facility is placed at its commune's centre (precision
+    ``commune``), as the registry import does.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["Feature"] = "Feature"
+    geometry: PointGeometry | None = None
+    properties: FacilityProperties
+
+
+class FacilityChanges(BaseModel):
+    """Changed properties of a facility (every field optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=300)
+    kind: FacilityKind | None = None
+    ownership: Ownership | None = None
+    capacity: int | None = Field(None, ge=0, le=100_000)
+    capacity_note: str | None = Field(None, max_length=500)
+    status: Status | None = None
+    planned_year: int | None = Field(None, ge=1900, le=2100)
+    commune_code: str | None = Field(None, pattern=r"^\d{5}$")
+    province_code: str | None = Field(None, pattern=r"^\d{2}$")
+    location_precision: Precision | None = None
+    meets_accessibility_criteria: bool | None = None
+    strengthened: bool | None = None
+    source: str | None = Field(None, max_length=1000)
+
+
+class FacilityPatch(BaseModel):
+    """Body of ``PATCH /collections/facilities/items/{fid}``.
+
+    Only the members present are changed (``null`` clears a nullable field).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["Feature"] = "Feature"
+    geometry: PointGeometry | None = None
+    properties: FacilityChanges = Field(default_factory=FacilityChanges)
