@@ -1,0 +1,1492 @@
+"""Location-allocation on a travel-time cost matrix: LSCP, MCLP and p-median.
+
+The cost matrix (minutes, demand x candidates, ``np.inf`` = unreachable) is an
+explicit input (built elsewhere, e.g. by ``geo.access.od_matrix``); this module
+never builds it.  Models are solved exactly as MILPs with HiGHS, called through
+``highspy`` directly on ``scipy.sparse`` matrices, and heuristically with greedy
+(+ 1-swap) algorithms.  Existing facilities are fixed open.
+
+Models
+------
+* LSCP (Toregas et al. 1971): fewest new sites so that every demand point is
+  served within the threshold.  Demand already served by an existing facility
+  needs nothing.  Capacitated variant (CLSCP, splittable demand) when
+  capacities are known.
+* MCLP (Church & ReVelle 1974): ``p`` new sites maximising the weight (population,
+  beneficiaries) served within the threshold, existing coverage included.
+* p-median (Hakimi 1964): ``p`` new sites minimising the weighted travel time to
+  the nearest open facility (existing + new).  Capacitated variant with
+  single-source (or splittable) assignment when capacities are known.
+
+Objectives follow the conventions of ``spopt`` except that fixed existing
+facilities are not counted in LSCP's number of sites: spopt's LSCP objective with
+``k`` predefined facilities equals ours + ``k``; spopt's ``p`` for MCLP /
+p-median with predefined facilities is ``p + k``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from geo._errors import InfeasibleError, InvalidDataError, SolverError
+
+__all__ = [
+    "SitingProblem",
+    "SitingResult",
+    "solve",
+    "solve_lscp",
+    "solve_mclp",
+    "solve_pmedian",
+    "greedy_lscp",
+    "greedy_mclp",
+    "greedy_pmedian",
+    "nearest_open",
+    "scenario_table",
+    "MODELS",
+]
+
+MODELS = ("lscp", "mclp", "pmedian")
+_EPS = 1e-9
+
+
+# --------------------------------------------------------------------------- problem
+
+
+def _as_ids(values: Sequence | None, n: int, name: str) -> np.ndarray:
+    if values is None:
+        return np.array([str(i) for i in range(n)], dtype=object)
+    ids = np.array([str(v) for v in values], dtype=object)
+    if ids.shape != (n,):
+        raise InvalidDataError(
+            f"{name} has {ids.size} entries, expected {n}",
+            [{"field": name, "reason": f"length {ids.size} != {n}"}],
+        )
+    uniq, counts = np.unique(ids.astype(str), return_counts=True)
+    dup = uniq[counts > 1]
+    if dup.size:
+        raise InvalidDataError(
+            f"{name} has duplicated ids: {', '.join(dup[:10])}",
+            [{"field": name, "reason": f"duplicated id {d}"} for d in dup[:50]],
+        )
+    return ids
+
+
+def _check_matrix(m: np.ndarray, name: str, shape: tuple[int, int]) -> np.ndarray:
+    arr = np.asarray(m, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape != shape:
+        raise InvalidDataError(
+            f"{name} has shape {arr.shape}, expected {shape}",
+            [{"field": name, "reason": f"shape {arr.shape} != {shape}"}],
+        )
+    bad = np.isnan(arr) | (arr < 0)
+    if bad.any():
+        rows, cols = np.nonzero(bad)
+        raise InvalidDataError(
+            f"{name} has {bad.sum()} NaN or negative travel times",
+            [
+                {"field": name, "row": int(r), "reason": f"column {int(c)}: {arr[r, c]!r}"}
+                for r, c in zip(rows[:50], cols[:50], strict=True)
+            ],
+        )
+    return arr
+
+
+def _check_vector(v, name: str, n: int, allow_nan: bool = False) -> np.ndarray:
+    arr = np.asarray(v, dtype=np.float64).reshape(-1)
+    if arr.shape != (n,):
+        raise InvalidDataError(
+            f"{name} has {arr.size} entries, expected {n}",
+            [{"field": name, "reason": f"length {arr.size} != {n}"}],
+        )
+    bad = (arr < 0) | np.isinf(arr)
+    if not allow_nan:
+        bad |= np.isnan(arr)
+    if bad.any():
+        idx = np.nonzero(bad)[0]
+        raise InvalidDataError(
+            f"{name} has {idx.size} negative or non-finite values",
+            [{"field": name, "row": int(i), "reason": f"value {arr[i]!r}"} for i in idx[:50]],
+        )
+    return arr
+
+
+@dataclass
+class SitingProblem:
+    """A location-allocation instance on a precomputed travel-time matrix.
+
+    Parameters
+    ----------
+    cost : ndarray of shape (n_demand, n_candidates)
+        Travel time in minutes from each demand point to each candidate site;
+        ``np.inf`` marks an unreachable pair.
+    weights : ndarray of shape (n_demand,)
+        Demand weight (population or beneficiaries), finite and >= 0.
+    demand_ids, candidate_ids : sequence of str, optional
+        Identifiers (e.g. commune codes); default ``"0", "1", ...``.
+    existing_cost : ndarray of shape (n_demand, n_existing), optional
+        Travel time to the existing facilities, which are fixed open.
+    existing_ids : sequence of str, optional
+        Identifiers of the existing facilities.
+    threshold : float, optional
+        Service threshold in minutes (LSCP / MCLP coverage, "served" reports).
+    capacities : ndarray of shape (n_candidates,), optional
+        Capacity of a new facility at each candidate (same unit as ``demand``).
+    existing_capacities : ndarray of shape (n_existing,), optional
+        Capacity of each existing facility; NaN (or the whole array missing)
+        means unknown, treated as unlimited in the capacitated models.
+    demand : ndarray of shape (n_demand,), optional
+        Quantity each demand point asks of a facility in the capacitated models
+        (e.g. beneficiaries needing a place); defaults to ``weights``.
+    travel_model : str
+        How ``cost`` was computed (``osm``, ``backbone``, ``straight_line``),
+        carried into every result.
+    """
+
+    cost: np.ndarray
+    weights: np.ndarray
+    demand_ids: Sequence[str] | None = None
+    candidate_ids: Sequence[str] | None = None
+    existing_cost: np.ndarray | None = None
+    existing_ids: Sequence[str] | None = None
+    threshold: float | None = None
+    capacities: np.ndarray | None = None
+    existing_capacities: np.ndarray | None = None
+    demand: np.ndarray | None = None
+    travel_model: str = "unknown"
+
+    def __post_init__(self) -> None:
+        cost = np.asarray(self.cost, dtype=np.float64)
+        if cost.ndim != 2:
+            raise InvalidDataError(
+                f"cost must be a 2-D matrix, got {cost.ndim} dimension(s)",
+                [{"field": "cost", "reason": f"ndim {cost.ndim}"}],
+            )
+        n, m = cost.shape
+        self.cost = _check_matrix(cost, "cost", (n, m))
+        self.weights = _check_vector(self.weights, "weights", n)
+        self.demand_ids = _as_ids(self.demand_ids, n, "demand_ids")
+        self.candidate_ids = _as_ids(self.candidate_ids, m, "candidate_ids")
+        if self.existing_cost is None:
+            self.existing_cost = np.empty((n, 0))
+        ex = np.asarray(self.existing_cost, dtype=np.float64)
+        k = ex.shape[1] if ex.ndim == 2 else -1
+        self.existing_cost = _check_matrix(ex, "existing_cost", (n, max(k, 0)))
+        k = self.existing_cost.shape[1]
+        if self.existing_ids is None:
+            self.existing_ids = np.array([f"existing_{i}" for i in range(k)], dtype=object)
+        else:
+            self.existing_ids = _as_ids(self.existing_ids, k, "existing_ids")
+        if self.threshold is not None:
+            t = float(self.threshold)
+            if not np.isfinite(t) or t <= 0:
+                raise InvalidDataError(
+                    f"threshold must be a positive number of minutes, got {self.threshold!r}",
+                    [{"field": "threshold", "reason": f"value {self.threshold!r}"}],
+                )
+            self.threshold = t
+        if self.capacities is not None:
+            self.capacities = _check_vector(self.capacities, "capacities", m)
+        if self.existing_capacities is not None:
+            self.existing_capacities = _check_vector(
+                self.existing_capacities, "existing_capacities", k, allow_nan=True
+            )
+        self.demand = (
+            self.weights.copy() if self.demand is None else _check_vector(self.demand, "demand", n)
+        )
+
+    @property
+    def n_demand(self) -> int:
+        """Number of demand points."""
+        return self.cost.shape[0]
+
+    @property
+    def n_candidates(self) -> int:
+        """Number of candidate sites."""
+        return self.cost.shape[1]
+
+    @property
+    def n_existing(self) -> int:
+        """Number of existing (fixed open) facilities."""
+        return self.existing_cost.shape[1]
+
+    def existing_minutes(self) -> np.ndarray:
+        """Minutes from each demand point to its nearest existing facility (inf if none)."""
+        if self.n_existing == 0:
+            return np.full(self.n_demand, np.inf)
+        return self.existing_cost.min(axis=1)
+
+    def candidate_index(self, ids: Sequence[str]) -> np.ndarray:
+        """Column indices of candidate ids; unknown ids raise InvalidDataError."""
+        pos = {c: i for i, c in enumerate(self.candidate_ids)}
+        missing = [str(c) for c in ids if str(c) not in pos]
+        if missing:
+            raise InvalidDataError(
+                f"unknown candidate ids: {', '.join(missing[:10])}",
+                [{"field": "candidate_ids", "reason": f"unknown id {c}"} for c in missing[:50]],
+            )
+        return np.array([pos[str(c)] for c in ids], dtype=np.int64)
+
+
+def _threshold(problem: SitingProblem, threshold: float | None, required: bool) -> float | None:
+    t = problem.threshold if threshold is None else threshold
+    if t is None:
+        if required:
+            raise InvalidDataError(
+                "a service threshold in minutes is required for this model",
+                [{"field": "threshold", "reason": "missing"}],
+            )
+        return None
+    t = float(t)
+    if not np.isfinite(t) or t <= 0:
+        raise InvalidDataError(
+            f"threshold must be a positive number of minutes, got {t!r}",
+            [{"field": "threshold", "reason": f"value {t!r}"}],
+        )
+    return t
+
+
+def _check_p(problem: SitingProblem, p: int) -> int:
+    if int(p) != p or p < 1 or p > problem.n_candidates:
+        raise InvalidDataError(
+            f"p must be an integer between 1 and the number of candidates "
+            f"({problem.n_candidates}), got {p!r}",
+            [{"field": "p", "reason": f"value {p!r}"}],
+        )
+    return int(p)
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass
+class SitingResult:
+    """Outcome of a siting model (exact or greedy).
+
+    Attributes
+    ----------
+    model : str
+        ``lscp``, ``mclp``, ``pmedian`` (``capacitated`` says whether capacities were used).
+    method : str
+        ``exact`` or ``greedy``.
+    status : str
+        ``optimal`` for an exact solve within ``mip_rel_gap``, ``heuristic`` for greedy.
+    objective : float
+        LSCP: number of new sites; MCLP: total weight served (existing included);
+        p-median: total weighted minutes to the nearest open facility.
+    selected : list of str
+        Selected candidate ids ranked by marginal gain (order of greedy addition
+        over the selected set, see ``ranking``).
+    ranking : pandas.DataFrame
+        One row per selected site: ``rank``, ``candidate_id``, ``added_weight``,
+        ``added_demands`` (newly served within the threshold), ``weighted_minutes_saved``,
+        ``cumulative_weight``, ``cumulative_demands``, ``newly_served`` (list of ids).
+    served_demand_ids : list of str
+        Demand ids not served today (by existing facilities) that the new sites serve.
+    solve_seconds, build_seconds : float
+        Solver time and model building time.
+    gap : float or None
+        Exact: relative MIP gap reported by HiGHS. Greedy: relative gap to the exact
+        optimum when both were run (``None`` otherwise).
+    bound : float or None
+        Best dual bound (exact).
+    solver : str
+        ``HiGHS x.y.z`` or ``greedy`` / ``greedy+1swap``.
+    greedy_objective, greedy_gap : float or None
+        For exact solves that used a greedy warm start: its objective and gap.
+    """
+
+    model: str
+    method: str
+    status: str
+    objective: float
+    selected: list[str]
+    ranking: pd.DataFrame
+    served_demand_ids: list[str]
+    solve_seconds: float
+    build_seconds: float = 0.0
+    gap: float | None = None
+    bound: float | None = None
+    solver: str = ""
+    threshold: float | None = None
+    p: int | None = None
+    capacitated: bool = False
+    travel_model: str = "unknown"
+    greedy_objective: float | None = None
+    greedy_gap: float | None = None
+    assignment: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def n_selected(self) -> int:
+        """Number of new sites."""
+        return len(self.selected)
+
+
+def _rel_gap(value: float, optimum: float, sense: str) -> float:
+    """Relative gap of ``value`` to ``optimum`` (>= 0 when value is worse)."""
+    diff = (value - optimum) if sense == "min" else (optimum - value)
+    if abs(optimum) < _EPS:
+        return 0.0 if abs(diff) < _EPS else float("inf")
+    return float(diff / abs(optimum))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _penalised(cost: np.ndarray) -> np.ndarray:
+    """Replace inf by a large finite penalty (for greedy arithmetic)."""
+    finite = cost[np.isfinite(cost)]
+    big = 10.0 * (float(finite.max()) if finite.size else 1.0) + 1e3
+    return np.where(np.isfinite(cost), cost, big)
+
+
+def _open_minutes(problem: SitingProblem, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest open facility (existing + candidate columns): minutes and facility id."""
+    mats = [problem.existing_cost, problem.cost[:, cols]]
+    ids = np.concatenate([problem.existing_ids, problem.candidate_ids[cols]]).astype(object)
+    full = np.hstack(mats)
+    if full.shape[1] == 0:
+        return np.full(problem.n_demand, np.inf), np.full(problem.n_demand, None, dtype=object)
+    arg = full.argmin(axis=1)
+    minutes = full[np.arange(problem.n_demand), arg]
+    nearest = np.where(np.isfinite(minutes), ids[arg], None)
+    return minutes, nearest
+
+
+def _rank_sites(
+    problem: SitingProblem, cols: Sequence[int], threshold: float | None, by: str
+) -> pd.DataFrame:
+    """Order the selected columns greedily by marginal gain over today's facilities."""
+    w = problem.weights
+    cur = _penalised(np.hstack([problem.existing_cost, problem.cost]))
+    k = problem.n_existing
+    cur_min = cur[:, :k].min(axis=1) if k else np.full(problem.n_demand, cur.max())
+    real_cur = problem.existing_minutes()
+    served = (
+        real_cur <= threshold if threshold is not None else np.zeros(problem.n_demand, bool)
+    )
+    remaining = [int(c) for c in cols]
+    rows = []
+    cum_w, cum_n = 0.0, 0
+    while remaining:
+        best = None
+        for c in remaining:
+            col = cur[:, k + c]
+            if threshold is not None:
+                new = (~served) & (problem.cost[:, c] <= threshold)
+            else:
+                new = np.zeros(problem.n_demand, bool)
+            add_w = float(w[new].sum())
+            add_n = int(new.sum())
+            saved = float((w * (cur_min - np.minimum(cur_min, col))).sum())
+            key = (saved, add_w, add_n) if by == "time" else (add_w, add_n, saved)
+            if best is None or key > best[0]:
+                best = (key, c, new, add_w, add_n)
+        _, c, new, add_w, add_n = best
+        col = problem.cost[:, c]
+        saved_real = float(
+            (w * np.where(np.isfinite(real_cur), real_cur - np.minimum(real_cur, col), 0.0)).sum()
+        )
+        cum_w += add_w
+        cum_n += add_n
+        rows.append(
+            {
+                "rank": len(rows) + 1,
+                "candidate_id": problem.candidate_ids[c],
+                "added_weight": add_w,
+                "added_demands": add_n,
+                "weighted_minutes_saved": saved_real,
+                "cumulative_weight": cum_w,
+                "cumulative_demands": cum_n,
+                "newly_served": list(problem.demand_ids[new]),
+            }
+        )
+        served |= new
+        cur_min = np.minimum(cur_min, cur[:, k + c])
+        real_cur = np.minimum(real_cur, col)
+        remaining.remove(c)
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "rank",
+            "candidate_id",
+            "added_weight",
+            "added_demands",
+            "weighted_minutes_saved",
+            "cumulative_weight",
+            "cumulative_demands",
+            "newly_served",
+        ],
+    )
+
+
+def _make_result(
+    problem: SitingProblem,
+    model: str,
+    method: str,
+    status: str,
+    objective: float,
+    cols: Sequence[int],
+    threshold: float | None,
+    solve_seconds: float,
+    **kw,
+) -> SitingResult:
+    by = "time" if model == "pmedian" else "coverage"
+    ranking = _rank_sites(problem, cols, threshold, by)
+    served: list[str] = []
+    for lst in ranking["newly_served"]:
+        served.extend(lst)
+    if kw.get("assignment") is None and not kw.get("capacitated"):
+        kw["assignment"] = _open_minutes(problem, np.asarray(list(cols), dtype=np.int64))[1]
+    return SitingResult(
+        model=model,
+        method=method,
+        status=status,
+        objective=float(objective),
+        selected=list(ranking["candidate_id"]),
+        ranking=ranking,
+        served_demand_ids=served,
+        solve_seconds=solve_seconds,
+        threshold=threshold,
+        travel_model=problem.travel_model,
+        **kw,
+    )
+
+
+def _uncoverable(problem: SitingProblem, threshold: float) -> np.ndarray:
+    """Demand rows served neither by an existing facility nor by any candidate."""
+    ok = problem.existing_minutes() <= threshold
+    ok |= (problem.cost <= threshold).any(axis=1)
+    return np.nonzero(~ok)[0]
+
+
+def _raise_uncoverable(problem: SitingProblem, rows: np.ndarray, threshold: float) -> None:
+    ids = [str(problem.demand_ids[i]) for i in rows]
+    shown = ", ".join(ids[:20]) + (f" ... (+{len(ids) - 20})" if len(ids) > 20 else "")
+    err = InfeasibleError(
+        f"{len(ids)} demand point(s) cannot be served within {threshold:g} min by any "
+        f"existing facility or candidate site: {shown}"
+    )
+    err.demand_ids = ids
+    raise err
+
+
+# --------------------------------------------------------------------------- HiGHS
+
+
+@dataclass
+class _Milp:
+    """A MILP in column-wise sparse form (rows x cols)."""
+
+    a: sp.csc_matrix
+    col_cost: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    integer: np.ndarray  # bool per column
+    maximize: bool = False
+    offset: float = 0.0
+
+
+def _highs_version() -> str:
+    h = highspy.Highs()
+    try:
+        return f"HiGHS {h.version()}"
+    except Exception:  # pragma: no cover - very old highspy
+        return "HiGHS"
+
+
+def _solve_milp(
+    milp: _Milp,
+    time_limit: float | None,
+    mip_rel_gap: float | None,
+    start: np.ndarray | None,
+    what: str,
+) -> tuple[np.ndarray, float, float, float, float]:
+    """Solve with HiGHS; return (x, objective, bound, gap, seconds) or raise."""
+    a = milp.a.tocsc()
+    a.sort_indices()
+    num_row, num_col = a.shape
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("random_seed", 0)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+    if mip_rel_gap is not None:
+        h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+    integrality = np.where(
+        milp.integer, int(highspy.HighsVarType.kInteger), int(highspy.HighsVarType.kContinuous)
+    ).astype(np.int32)
+    sense = highspy.ObjSense.kMaximize if milp.maximize else highspy.ObjSense.kMinimize
+    status = h.passModel(
+        int(num_col),
+        int(num_row),
+        int(a.nnz),
+        int(highspy.MatrixFormat.kColwise),
+        int(sense),
+        float(milp.offset),
+        np.ascontiguousarray(milp.col_cost, dtype=np.float64),
+        np.ascontiguousarray(milp.col_lower, dtype=np.float64),
+        np.ascontiguousarray(milp.col_upper, dtype=np.float64),
+        np.ascontiguousarray(milp.row_lower, dtype=np.float64),
+        np.ascontiguousarray(milp.row_upper, dtype=np.float64),
+        a.indptr.astype(np.int32),
+        a.indices.astype(np.int32),
+        a.data.astype(np.float64),
+        integrality,
+    )
+    if status == highspy.HighsStatus.kError:
+        raise SolverError(f"HiGHS rejected the {what} model")
+    if start is not None:
+        h.setSolution(
+            int(num_col),
+            np.arange(num_col, dtype=np.int32),
+            np.ascontiguousarray(start, dtype=np.float64),
+        )
+    t0 = time.perf_counter()
+    h.run()
+    seconds = time.perf_counter() - t0
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    bound = float(info.mip_dual_bound)
+    gap = float(info.mip_gap)
+    obj = float(info.objective_function_value)
+    if ms == highspy.HighsModelStatus.kOptimal:
+        x = np.asarray(h.getSolution().col_value, dtype=np.float64)
+        return x, obj, bound, gap, seconds
+    infeasible = (
+        highspy.HighsModelStatus.kInfeasible,
+        highspy.HighsModelStatus.kUnboundedOrInfeasible,
+    )
+    if ms in infeasible:
+        raise InfeasibleError(
+            f"the {what} model is infeasible (HiGHS: {h.modelStatusToString(ms)})"
+        )
+    has_sol = int(info.primal_solution_status) == 2
+    detail = (
+        f"best solution {obj:.6g}, bound {bound:.6g}, gap {gap:.2%}"
+        if has_sol
+        else f"no feasible solution found, bound {bound:.6g}"
+    )
+    err = SolverError(
+        f"HiGHS stopped the {what} model without proving optimality "
+        f"({h.modelStatusToString(ms)} after {seconds:.1f} s): {detail}"
+    )
+    err.bound, err.gap = bound, gap if has_sol else None
+    err.objective = obj if has_sol else None
+    raise err
+
+
+# --------------------------------------------------------------------------- LSCP
+
+
+def greedy_lscp(problem: SitingProblem, threshold: float | None = None) -> SitingResult:
+    """Greedy set cover plus redundancy removal for the LSCP.
+
+    Parameters
+    ----------
+    problem : SitingProblem
+    threshold : float, optional
+        Minutes; defaults to ``problem.threshold``.
+
+    Returns
+    -------
+    SitingResult
+        ``objective`` is the number of new sites.
+
+    Raises
+    ------
+    InfeasibleError
+        When a demand point can be served by no existing facility or candidate.
+    """
+    t = _threshold(problem, threshold, required=True)
+    t0 = time.perf_counter()
+    cols = _greedy_lscp_cols(problem, t)
+    secs = time.perf_counter() - t0
+    return _make_result(
+        problem, "lscp", "greedy", "heuristic", len(cols), cols, t, secs, solver="greedy"
+    )
+
+
+def _greedy_lscp_cols(problem: SitingProblem, t: float) -> list[int]:
+    bad = _uncoverable(problem, t)
+    if bad.size:
+        _raise_uncoverable(problem, bad, t)
+    rows = np.nonzero(~(problem.existing_minutes() <= t))[0]
+    if rows.size == 0:
+        return []
+    a = (problem.cost[rows] <= t).astype(np.float64)
+    w = problem.weights[rows]
+    wscale = 1.0 / (w.sum() + 1.0)
+    uncovered = np.ones(rows.size, dtype=np.float64)
+    chosen: list[int] = []
+    while uncovered.any():
+        score = uncovered @ a + (uncovered * w * wscale) @ a
+        c = int(np.argmax(score))
+        chosen.append(c)
+        uncovered[a[:, c] > 0] = 0.0
+    # drop sites made redundant by later ones (last added kept first)
+    count = a[:, chosen].sum(axis=1)
+    for c in list(chosen):
+        col = a[:, c] > 0
+        if np.all(count[col] >= 2):
+            chosen.remove(c)
+            count -= a[:, c]
+    return chosen
+
+
+def solve_lscp(
+    problem: SitingProblem,
+    threshold: float | None = None,
+    *,
+    capacitated: bool = False,
+    time_limit: float | None = None,
+    mip_rel_gap: float | None = None,
+    warm_start: bool = True,
+) -> SitingResult:
+    """Exact LSCP (fewest new sites serving every demand point within the threshold).
+
+    Parameters
+    ----------
+    problem : SitingProblem
+    threshold : float, optional
+        Minutes; defaults to ``problem.threshold``.
+    capacitated : bool
+        Use the capacitated variant (CLSCP, splittable demand): each demand point's
+        ``demand`` is split among open facilities within the threshold without
+        exceeding their capacities (existing facilities with unknown capacity are
+        unlimited).  Requires ``problem.capacities``.
+    time_limit : float, optional
+        Seconds for HiGHS.
+    mip_rel_gap : float, optional
+        Relative MIP gap at which HiGHS stops (default HiGHS 1e-4).
+    warm_start : bool
+        Run the greedy first, pass it to HiGHS as a start and report its gap
+        (uncapacitated only).
+
+    Returns
+    -------
+    SitingResult
+
+    Raises
+    ------
+    InfeasibleError
+        Demand points that nothing can serve (their ids in the message and in
+        ``err.demand_ids``), or capacities too small.
+    SolverError
+        Time limit or other non-optimal stop (best bound and gap in the message).
+    """
+    t = _threshold(problem, threshold, required=True)
+    t_build = time.perf_counter()
+    bad = _uncoverable(problem, t)
+    if bad.size:
+        _raise_uncoverable(problem, bad, t)
+    if capacitated:
+        return _solve_clscp(problem, t, time_limit, mip_rel_gap, t_build)
+    rows = np.nonzero(~(problem.existing_minutes() <= t))[0]
+    greedy_cols = _greedy_lscp_cols(problem, t) if warm_start else None
+    if rows.size == 0:
+        return _make_result(
+            problem, "lscp", "exact", "optimal", 0, [], t, 0.0,
+            build_seconds=time.perf_counter() - t_build, gap=0.0, bound=0.0,
+            solver=_highs_version(), greedy_objective=0.0 if warm_start else None,
+            greedy_gap=0.0 if warm_start else None,
+        )  # fmt: skip
+    a = sp.csc_matrix(problem.cost[rows] <= t, dtype=np.float64)
+    useful = np.nonzero(np.diff(a.indptr) > 0)[0]
+    a = a[:, useful]
+    m = useful.size
+    milp = _Milp(
+        a=a,
+        col_cost=np.ones(m),
+        col_lower=np.zeros(m),
+        col_upper=np.ones(m),
+        row_lower=np.ones(rows.size),
+        row_upper=np.full(rows.size, np.inf),
+        integer=np.ones(m, bool),
+    )
+    start = None
+    if greedy_cols is not None:
+        start = np.isin(useful, greedy_cols).astype(np.float64)
+    build = time.perf_counter() - t_build
+    x, obj, bound, gap, secs = _solve_milp(milp, time_limit, mip_rel_gap, start, "LSCP")
+    cols = useful[x > 0.5]
+    obj = float(cols.size)
+    g_obj = float(len(greedy_cols)) if greedy_cols is not None else None
+    return _make_result(
+        problem, "lscp", "exact", "optimal", obj, cols, t, secs,
+        build_seconds=build, gap=gap, bound=bound, solver=_highs_version(),
+        greedy_objective=g_obj,
+        greedy_gap=_rel_gap(g_obj, obj, "min") if g_obj is not None else None,
+    )  # fmt: skip
+
+
+def _cap_or_inf(caps: np.ndarray | None, k: int) -> np.ndarray:
+    if caps is None:
+        return np.full(k, np.inf)
+    return np.where(np.isnan(caps), np.inf, caps)
+
+
+def _require_caps(problem: SitingProblem) -> np.ndarray:
+    if problem.capacities is None:
+        raise InvalidDataError(
+            "the capacitated model needs candidate capacities",
+            [{"field": "capacities", "reason": "missing"}],
+        )
+    return problem.capacities
+
+
+def _assignment_block(
+    problem: SitingProblem, allowed_new: np.ndarray, allowed_ex: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (demand, facility) of the assignment variables; facility index is
+    ``0..m-1`` for candidates and ``m..m+k-1`` for existing ones."""
+    m = problem.n_candidates
+    di, fj = np.nonzero(allowed_new)
+    ei, ek = np.nonzero(allowed_ex)
+    dem = np.concatenate([di, ei])
+    fac = np.concatenate([fj, ek + m])
+    cost = np.concatenate([problem.cost[di, fj], problem.existing_cost[ei, ek]])
+    order = np.lexsort((fac, dem))
+    return dem[order], fac[order], cost[order], order
+
+
+def _capacitated_milp(
+    problem: SitingProblem,
+    allowed_new: np.ndarray,
+    allowed_ex: np.ndarray,
+    p: int | None,
+    objective: str,
+    single_source: bool,
+) -> tuple[_Milp, np.ndarray, np.ndarray, np.ndarray]:
+    """Columns: y (m candidates) then x (pairs). Rows: assignment (n), capacity (m+k),
+    linking x <= y (pairs to candidates), optional sum y = p."""
+    n, m, k = problem.n_demand, problem.n_candidates, problem.n_existing
+    caps = _require_caps(problem)
+    ex_caps = _cap_or_inf(problem.existing_capacities, k)
+    dem, fac, cost, _ = _assignment_block(problem, allowed_new, allowed_ex)
+    q = dem.size
+    d = problem.demand
+    xcol = m + np.arange(q)
+    blocks_r, blocks_c, blocks_v = [], [], []
+    # assignment rows 0..n-1: sum_f x_if = 1
+    blocks_r.append(dem)
+    blocks_c.append(xcol)
+    blocks_v.append(np.ones(q))
+    # capacity rows n..n+m+k-1: sum_i d_i x_if - cap_f y_f <= 0  (existing: <= cap)
+    blocks_r.append(n + fac)
+    blocks_c.append(xcol)
+    blocks_v.append(d[dem])
+    blocks_r.append(n + np.arange(m))
+    blocks_c.append(np.arange(m))
+    blocks_v.append(-caps)
+    row_lower = [np.ones(n), np.full(m + k, -np.inf)]
+    row_upper = [np.ones(n), np.zeros(m), ex_caps]
+    r = n + m + k
+    # linking rows: x_if - y_f <= 0 for candidate pairs
+    newp = np.nonzero(fac < m)[0]
+    blocks_r.append(r + np.arange(newp.size))
+    blocks_c.append(xcol[newp])
+    blocks_v.append(np.ones(newp.size))
+    blocks_r.append(r + np.arange(newp.size))
+    blocks_c.append(fac[newp])
+    blocks_v.append(-np.ones(newp.size))
+    row_lower.append(np.full(newp.size, -np.inf))
+    row_upper.append(np.zeros(newp.size))
+    r += newp.size
+    if p is not None:
+        blocks_r.append(np.full(m, r))
+        blocks_c.append(np.arange(m))
+        blocks_v.append(np.ones(m))
+        row_lower.append(np.array([p], float))
+        row_upper.append(np.array([p], float))
+        r += 1
+    a = sp.csc_matrix(
+        (np.concatenate(blocks_v), (np.concatenate(blocks_r), np.concatenate(blocks_c))),
+        shape=(r, m + q),
+    )
+    if objective == "count":
+        col_cost = np.concatenate([np.ones(m), np.zeros(q)])
+    else:
+        col_cost = np.concatenate([np.zeros(m), problem.weights[dem] * cost])
+    integer = np.concatenate([np.ones(m, bool), np.full(q, single_source)])
+    milp = _Milp(
+        a=a,
+        col_cost=col_cost,
+        col_lower=np.zeros(m + q),
+        col_upper=np.ones(m + q),
+        row_lower=np.concatenate(row_lower),
+        row_upper=np.concatenate(row_upper),
+        integer=integer,
+    )
+    return milp, dem, fac, cost
+
+
+def _assignment_ids(problem: SitingProblem, x, dem, fac) -> np.ndarray:
+    """Facility id carrying the largest share of each demand point."""
+    m = problem.n_candidates
+    ids = np.concatenate([problem.candidate_ids, problem.existing_ids]).astype(object)
+    out = np.full(problem.n_demand, None, dtype=object)
+    share = np.zeros(problem.n_demand)
+    for i, f, v in zip(dem, fac, x[m:], strict=True):
+        if v > share[i] + 1e-9:
+            share[i] = v
+            out[i] = ids[f]
+    return out
+
+
+def _solve_clscp(problem, t, time_limit, mip_rel_gap, t_build) -> SitingResult:
+    allowed_new = problem.cost <= t
+    allowed_ex = problem.existing_cost <= t
+    milp, dem, fac, _ = _capacitated_milp(
+        problem, allowed_new, allowed_ex, None, "count", single_source=False
+    )
+    build = time.perf_counter() - t_build
+    try:
+        x, obj, bound, gap, secs = _solve_milp(milp, time_limit, mip_rel_gap, None, "CLSCP")
+    except InfeasibleError as exc:
+        raise InfeasibleError(
+            f"{exc}: the capacities of the facilities within {t:g} min cannot absorb "
+            f"the demand (total demand {problem.demand.sum():g}, total candidate capacity "
+            f"{problem.capacities.sum():g})"
+        ) from exc
+    m = problem.n_candidates
+    cols = np.nonzero(x[:m] > 0.5)[0]
+    return _make_result(
+        problem, "lscp", "exact", "optimal", float(cols.size), cols, t, secs,
+        build_seconds=build, gap=gap, bound=bound, solver=_highs_version(), capacitated=True,
+        assignment=_assignment_ids(problem, x, dem, fac),
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- MCLP
+
+
+def _mclp_greedy_cols(
+    problem: SitingProblem, p: int, t: float, swap: bool
+) -> tuple[list[int], float]:
+    w_all = problem.weights
+    base = problem.existing_minutes() <= t
+    rows = np.nonzero(~base)[0]
+    a = (problem.cost[rows] <= t).astype(np.float64)
+    w = w_all[rows]
+    m = problem.n_candidates
+    count = np.zeros(rows.size)
+    chosen: list[int] = []
+    in_set = np.zeros(m, bool)
+    tiebreak = a.sum(axis=0) * 1e-12  # prefer sites covering more points on ties
+    for _ in range(p):
+        gain = (w * (count == 0)) @ a + tiebreak
+        gain[in_set] = -np.inf
+        c = int(np.argmax(gain))
+        chosen.append(c)
+        in_set[c] = True
+        count += a[:, c]
+    if swap:
+        for _ in range(10 * p + 100):
+            best_delta, best = 1e-9 * (w.sum() + 1.0), None
+            for s_pos, s in enumerate(chosen):
+                col = a[:, s]
+                cnt = count - col
+                loss = float(w[(cnt == 0) & (col > 0)].sum())
+                add = (w * (cnt == 0)) @ a
+                add[in_set] = -np.inf
+                c = int(np.argmax(add))
+                delta = add[c] - loss
+                if delta > best_delta:
+                    best_delta, best = delta, (s_pos, s, c)
+            if best is None:
+                break
+            s_pos, s, c = best
+            chosen[s_pos] = c
+            in_set[s], in_set[c] = False, True
+            count += a[:, c] - a[:, s]
+    covered = float(w_all[base].sum() + w[count > 0].sum())
+    return chosen, covered
+
+
+def greedy_mclp(
+    problem: SitingProblem, p: int, threshold: float | None = None, *, swap: bool = True
+) -> SitingResult:
+    """Greedy (+ best-improvement 1-swap) heuristic for the MCLP.
+
+    Parameters
+    ----------
+    problem : SitingProblem
+    p : int
+        Number of new sites.
+    threshold : float, optional
+        Minutes; defaults to ``problem.threshold``.
+    swap : bool
+        Improve the greedy solution by 1-swaps until no swap helps.
+
+    Returns
+    -------
+    SitingResult
+        ``objective`` is the total weight served within the threshold (existing included).
+    """
+    t = _threshold(problem, threshold, required=True)
+    p = _check_p(problem, p)
+    t0 = time.perf_counter()
+    cols, obj = _mclp_greedy_cols(problem, p, t, swap)
+    secs = time.perf_counter() - t0
+    return _make_result(
+        problem, "mclp", "greedy", "heuristic", obj, cols, t, secs, p=p,
+        solver="greedy+1swap" if swap else "greedy",
+    )  # fmt: skip
+
+
+def solve_mclp(
+    problem: SitingProblem,
+    p: int,
+    threshold: float | None = None,
+    *,
+    time_limit: float | None = None,
+    mip_rel_gap: float | None = None,
+    warm_start: bool = True,
+) -> SitingResult:
+    """Exact MCLP: ``p`` new sites maximising the weight served within the threshold.
+
+    Demand already served by an existing facility counts in the objective as a
+    constant.  Coverage variables are continuous in [0, 1] (integral at optimum).
+
+    Parameters
+    ----------
+    problem : SitingProblem
+    p : int
+        Number of new sites (existing facilities not included).
+    threshold : float, optional
+        Minutes; defaults to ``problem.threshold``.
+    time_limit, mip_rel_gap : float, optional
+        HiGHS options.
+    warm_start : bool
+        Run greedy + 1-swap first, pass it to HiGHS and report its gap.
+
+    Returns
+    -------
+    SitingResult
+
+    Raises
+    ------
+    SolverError
+        Time limit or other non-optimal stop.
+    """
+    t = _threshold(problem, threshold, required=True)
+    p = _check_p(problem, p)
+    t_build = time.perf_counter()
+    w_all = problem.weights
+    base = problem.existing_minutes() <= t
+    cov = problem.cost <= t
+    rows = np.nonzero(~base & cov.any(axis=1))[0]
+    offset = float(w_all[base].sum())
+    m, r = problem.n_candidates, rows.size
+    a_cov = sp.csr_matrix(cov[rows], dtype=np.float64)
+    # rows: u_i - sum_j a_ij y_j <= 0 (r rows), sum_j y_j = p (1 row)
+    a = sp.vstack(
+        [
+            sp.hstack([-a_cov, sp.identity(r, format="csr")]),
+            sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, r))]),
+        ]
+    ).tocsc()
+    milp = _Milp(
+        a=a,
+        col_cost=np.concatenate([np.zeros(m), w_all[rows]]),
+        col_lower=np.zeros(m + r),
+        col_upper=np.ones(m + r),
+        row_lower=np.concatenate([np.full(r, -np.inf), [p]]),
+        row_upper=np.concatenate([np.zeros(r), [p]]),
+        integer=np.concatenate([np.ones(m, bool), np.zeros(r, bool)]),
+        maximize=True,
+        offset=offset,
+    )
+    g_cols, g_obj, start = None, None, None
+    if warm_start:
+        g_cols, g_obj = _mclp_greedy_cols(problem, p, t, swap=True)
+        y = np.zeros(m)
+        y[g_cols] = 1.0
+        u = np.minimum(1.0, np.asarray(a_cov @ y)).ravel()
+        start = np.concatenate([y, u])
+    build = time.perf_counter() - t_build
+    x, obj, bound, gap, secs = _solve_milp(milp, time_limit, mip_rel_gap, start, "MCLP")
+    cols = np.nonzero(x[:m] > 0.5)[0]
+    served = base | cov[:, cols].any(axis=1)
+    obj = float(w_all[served].sum())
+    return _make_result(
+        problem, "mclp", "exact", "optimal", obj, cols, t, secs, p=p,
+        build_seconds=build, gap=gap, bound=bound, solver=_highs_version(),
+        greedy_objective=g_obj,
+        greedy_gap=_rel_gap(g_obj, obj, "max") if g_obj is not None else None,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- p-median
+
+
+def _pmedian_value(problem: SitingProblem, cols: Sequence[int]) -> float:
+    minutes, _ = _open_minutes(problem, np.asarray(list(cols), dtype=np.int64))
+    w = problem.weights
+    if np.any(~np.isfinite(minutes) & (w > 0)):
+        return float("inf")
+    return float((w * np.where(np.isfinite(minutes), minutes, 0.0)).sum())
+
+
+def _pmedian_greedy_cols(problem: SitingProblem, p: int, swap: bool) -> list[int]:
+    w = problem.weights
+    pen = _penalised(np.hstack([problem.existing_cost, problem.cost]))
+    k = problem.n_existing
+    c = pen[:, k:]
+    big = pen.max()
+    ex_min = pen[:, :k].min(axis=1) if k else np.full(problem.n_demand, big)
+    cur = ex_min.copy()
+    m = problem.n_candidates
+    in_set = np.zeros(m, bool)
+    chosen: list[int] = []
+    for _ in range(p):
+        tot = w @ np.minimum(cur[:, None], c)
+        tot[in_set] = np.inf
+        j = int(np.argmin(tot))
+        chosen.append(j)
+        in_set[j] = True
+        cur = np.minimum(cur, c[:, j])
+    if not swap:
+        return chosen
+    value = float(w @ cur)
+    for _ in range(10 * p + 100):
+        sub = c[:, chosen]
+        order = np.argsort(sub, axis=1)
+        ar = np.arange(problem.n_demand)
+        best1 = np.minimum(ex_min, sub[ar, order[:, 0]])
+        second = sub[ar, order[:, 1]] if len(chosen) > 1 else np.full(problem.n_demand, big)
+        best2 = np.minimum(ex_min, second)
+        best_val, best = value - 1e-9 * (abs(value) + 1.0), None
+        for s_pos in range(len(chosen)):
+            cur_wo = np.where(order[:, 0] == s_pos, best2, best1)
+            tot = w @ np.minimum(cur_wo[:, None], c)
+            tot[in_set] = np.inf
+            j = int(np.argmin(tot))
+            if tot[j] < best_val:
+                best_val, best = float(tot[j]), (s_pos, j)
+        if best is None:
+            break
+        s_pos, j = best
+        in_set[chosen[s_pos]], in_set[j] = False, True
+        chosen[s_pos] = j
+        value = best_val
+    return chosen
+
+
+def greedy_pmedian(problem: SitingProblem, p: int, *, swap: bool = True) -> SitingResult:
+    """Greedy-add (+ best-improvement 1-swap, Teitz & Bart) heuristic for the p-median.
+
+    Parameters
+    ----------
+    problem : SitingProblem
+    p : int
+        Number of new sites.
+    swap : bool
+        Improve by 1-swaps until no swap helps.
+
+    Returns
+    -------
+    SitingResult
+        ``objective`` is the total weighted minutes to the nearest open facility
+        (``inf`` when some weighted demand point reaches no open facility).
+    """
+    p = _check_p(problem, p)
+    t0 = time.perf_counter()
+    cols = _pmedian_greedy_cols(problem, p, swap)
+    obj = _pmedian_value(problem, cols)
+    secs = time.perf_counter() - t0
+    t = _threshold(problem, None, required=False)
+    return _make_result(
+        problem, "pmedian", "greedy", "heuristic", obj, cols, t, secs, p=p,
+        solver="greedy+1swap" if swap else "greedy",
+    )  # fmt: skip
+
+
+def solve_pmedian(
+    problem: SitingProblem,
+    p: int,
+    *,
+    capacitated: bool = False,
+    single_source: bool = True,
+    time_limit: float | None = None,
+    mip_rel_gap: float | None = None,
+    warm_start: bool = True,
+) -> SitingResult:
+    """Exact p-median: ``p`` new sites minimising weighted minutes to the nearest open facility.
+
+    Existing facilities are fixed open.  Uncapacitated: each demand point keeps
+    only the assignment to its nearest existing facility and to candidates closer
+    than it, and at most its ``m - p + 1`` nearest candidates (one of them is
+    always open), which shrinks the model without changing the optimum.
+
+    Parameters
+    ----------
+    problem : SitingProblem
+    p : int
+        Number of new sites (existing facilities not included).
+    capacitated : bool
+        Capacitated variant: ``sum_i demand_i x_ij <= capacity_j y_j`` (existing
+        facilities with unknown capacity unlimited).  Requires ``problem.capacities``.
+    single_source : bool
+        Capacitated only: each demand point goes to one facility (binary
+        assignment, as spopt); ``False`` lets demand split.
+    time_limit, mip_rel_gap : float, optional
+        HiGHS options.
+    warm_start : bool
+        Run greedy + 1-swap first, pass it to HiGHS and report its gap
+        (uncapacitated only).
+
+    Returns
+    -------
+    SitingResult
+
+    Raises
+    ------
+    InfeasibleError
+        A weighted demand point reaches no facility at all (ids named), or no
+        choice of ``p`` sites reaches / can absorb every demand point.
+    SolverError
+        Time limit or other non-optimal stop.
+    """
+    p = _check_p(problem, p)
+    t = _threshold(problem, None, required=False)
+    t_build = time.perf_counter()
+    n, m = problem.n_demand, problem.n_candidates
+    reach = np.isfinite(problem.cost).any(axis=1) | np.isfinite(problem.existing_minutes())
+    if not reach.all():
+        bad = np.nonzero(~reach)[0]
+        ids = [str(problem.demand_ids[i]) for i in bad]
+        err = InfeasibleError(
+            f"{len(ids)} demand point(s) reach no existing facility or candidate site: "
+            + ", ".join(ids[:20])
+        )
+        err.demand_ids = ids
+        raise err
+    if capacitated:
+        milp, dem, fac, _ = _capacitated_milp(
+            problem,
+            np.isfinite(problem.cost),
+            np.isfinite(problem.existing_cost),
+            p,
+            "time",
+            single_source,
+        )
+        build = time.perf_counter() - t_build
+        try:
+            x, obj, bound, gap, secs = _solve_milp(
+                milp, time_limit, mip_rel_gap, None, "capacitated p-median"
+            )
+        except InfeasibleError as exc:
+            raise InfeasibleError(
+                f"{exc}: with {p} new sites the capacities cannot absorb the demand "
+                f"(total demand {problem.demand.sum():g})"
+            ) from exc
+        cols = np.nonzero(x[:m] > 0.5)[0]
+        return _make_result(
+            problem, "pmedian", "exact", "optimal", obj, cols, t, secs, p=p,
+            build_seconds=build, gap=gap, bound=bound, solver=_highs_version(),
+            capacitated=True, assignment=_assignment_ids(problem, x, dem, fac),
+        )  # fmt: skip
+
+    w = problem.weights
+    ex_min = problem.existing_minutes()
+    cost = problem.cost
+    # keep candidate pairs strictly closer than the nearest existing facility ...
+    keep = np.isfinite(cost) & (cost < ex_min[:, None])
+    # ... and within each demand's (m - p + 1) nearest candidates
+    kth = m - p + 1
+    if kth < m:
+        part = np.partition(np.where(np.isfinite(cost), cost, np.inf), kth - 1, axis=1)
+        keep &= cost <= part[:, kth - 1 : kth]
+    di, fj = np.nonzero(keep)
+    ei = np.nonzero(np.isfinite(ex_min))[0]  # assignment to the nearest existing
+    q, qe = di.size, ei.size
+    # columns: y (m) | x pairs (q) | x existing (qe)
+    # rows: assignment (n) ; linking x_ij - y_j <= 0 (q) ; sum y = p (1)
+    xcol = m + np.arange(q)
+    ecol = m + q + np.arange(qe)
+    r_idx = np.concatenate([di, ei, n + np.arange(q), n + np.arange(q), np.full(m, n + q)])
+    c_idx = np.concatenate([xcol, ecol, xcol, fj, np.arange(m)])
+    vals = np.concatenate([np.ones(q + qe), np.ones(q), -np.ones(q), np.ones(m)])
+    a = sp.csc_matrix((vals, (r_idx, c_idx)), shape=(n + q + 1, m + q + qe))
+    milp = _Milp(
+        a=a,
+        col_cost=np.concatenate([np.zeros(m), w[di] * cost[di, fj], w[ei] * ex_min[ei]]),
+        col_lower=np.zeros(m + q + qe),
+        col_upper=np.ones(m + q + qe),
+        row_lower=np.concatenate([np.ones(n), np.full(q, -np.inf), [p]]),
+        row_upper=np.concatenate([np.ones(n), np.zeros(q), [p]]),
+        integer=np.concatenate([np.ones(m, bool), np.zeros(q + qe, bool)]),
+    )
+    g_cols, g_obj, start = None, None, None
+    if warm_start:
+        g_cols = _pmedian_greedy_cols(problem, p, swap=True)
+        g_obj = _pmedian_value(problem, g_cols)
+        if np.isfinite(g_obj):
+            y = np.zeros(m)
+            y[g_cols] = 1.0
+            # nearest open per demand among kept pairs, else existing
+            pair_cost = np.where(y[fj] > 0, cost[di, fj], np.inf)
+            best = np.full(n, np.inf)
+            np.minimum.at(best, di, pair_cost)
+            use_ex = np.zeros(n, bool)
+            use_ex[ei] = ex_min[ei] <= best[ei]
+            xs = np.zeros(q)
+            chosen_pair = np.full(n, -1)
+            cand = np.nonzero((y[fj] > 0) & ~use_ex[di] & (pair_cost == best[di]))[0]
+            chosen_pair[di[cand[::-1]]] = cand[::-1]  # first matching pair per demand
+            ok = chosen_pair >= 0
+            xs[chosen_pair[ok]] = 1.0
+            xe = use_ex[ei].astype(float)
+            if np.all(ok | use_ex):
+                start = np.concatenate([y, xs, xe])
+    build = time.perf_counter() - t_build
+    try:
+        x, obj, bound, gap, secs = _solve_milp(milp, time_limit, mip_rel_gap, start, "p-median")
+    except InfeasibleError as exc:
+        raise InfeasibleError(
+            f"{exc}: no choice of {p} new sites reaches every demand point"
+        ) from exc
+    cols = np.nonzero(x[:m] > 0.5)[0]
+    obj = _pmedian_value(problem, cols)
+    return _make_result(
+        problem, "pmedian", "exact", "optimal", obj, cols, t, secs, p=p,
+        build_seconds=build, gap=gap, bound=bound, solver=_highs_version(),
+        greedy_objective=g_obj,
+        greedy_gap=_rel_gap(g_obj, obj, "min") if g_obj is not None else None,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def solve(
+    problem: SitingProblem,
+    model: str,
+    p: int | None = None,
+    *,
+    method: str = "exact",
+    threshold: float | None = None,
+    capacitated: bool = False,
+    time_limit: float | None = None,
+    mip_rel_gap: float | None = None,
+) -> SitingResult:
+    """Solve ``model`` (``lscp`` | ``mclp`` | ``pmedian``) exactly or greedily.
+
+    Parameters
+    ----------
+    problem : SitingProblem
+    model : str
+        ``lscp``, ``mclp`` or ``pmedian``.
+    p : int, optional
+        Number of new sites (MCLP, p-median).
+    method : str
+        ``exact`` (HiGHS, greedy warm start and gap reported) or ``greedy``.
+    threshold : float, optional
+        Minutes (LSCP, MCLP; also used for "served" in p-median reports).
+    capacitated : bool
+        Capacitated LSCP / p-median (exact only).
+    time_limit, mip_rel_gap : float, optional
+        HiGHS options.
+
+    Returns
+    -------
+    SitingResult
+    """
+    model = str(model).lower().replace("-", "").replace("_", "")
+    if model not in MODELS:
+        raise InvalidDataError(
+            f"unknown model {model!r}; choose one of {', '.join(MODELS)}",
+            [{"field": "model", "reason": f"value {model!r}"}],
+        )
+    if method not in ("exact", "greedy"):
+        raise InvalidDataError(
+            f"unknown method {method!r}; choose exact or greedy",
+            [{"field": "method", "reason": f"value {method!r}"}],
+        )
+    if model != "lscp" and p is None:
+        raise InvalidDataError(
+            f"model {model} needs p (number of new sites)", [{"field": "p", "reason": "missing"}]
+        )
+    if method == "greedy" and capacitated:
+        raise InvalidDataError(
+            "no greedy heuristic for the capacitated variants; use method='exact'",
+            [{"field": "method", "reason": "greedy with capacitated=True"}],
+        )
+    if model == "lscp":
+        if method == "greedy":
+            return greedy_lscp(problem, threshold)
+        return solve_lscp(
+            problem, threshold, capacitated=capacitated, time_limit=time_limit,
+            mip_rel_gap=mip_rel_gap,
+        )  # fmt: skip
+    if model == "mclp":
+        if capacitated:
+            raise InvalidDataError(
+                "no capacitated MCLP; use lscp or pmedian with capacitated=True",
+                [{"field": "capacitated", "reason": "not supported for mclp"}],
+            )
+        if method == "greedy":
+            return greedy_mclp(problem, p, threshold)
+        return solve_mclp(problem, p, threshold, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
+    if threshold is not None:
+        problem = _with_threshold(problem, threshold)
+    if method == "greedy":
+        return greedy_pmedian(problem, p)
+    return solve_pmedian(
+        problem, p, capacitated=capacitated, time_limit=time_limit, mip_rel_gap=mip_rel_gap
+    )
+
+
+def _with_threshold(problem: SitingProblem, threshold: float) -> SitingProblem:
+    from dataclasses import replace
+
+    return replace(problem, threshold=threshold)
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def nearest_open(
+    problem: SitingProblem,
+    selected: Sequence[str] | SitingResult = (),
+    threshold: float | None = None,
+    extra_cost: np.ndarray | None = None,
+    extra_ids: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Per-demand nearest open facility with existing + ``extra`` + ``selected`` open.
+
+    Parameters
+    ----------
+    problem : SitingProblem
+    selected : sequence of str or SitingResult
+        Candidate ids opened.
+    threshold : float, optional
+        Minutes for ``served``; defaults to ``problem.threshold``.
+    extra_cost : ndarray of shape (n_demand, n_extra), optional
+        Further fixed-open facilities (e.g. planned ones).
+    extra_ids : sequence of str, optional
+        Their ids.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``demand_id``, ``weight``, ``minutes`` (inf if unreachable),
+        ``nearest_facility_id``, ``served`` (None without a threshold), ``travel_model``.
+    """
+    t = _threshold(problem, threshold, required=False)
+    ids = selected.selected if isinstance(selected, SitingResult) else list(selected)
+    cols = problem.candidate_index(ids)
+    mats = [problem.existing_cost, problem.cost[:, cols]]
+    fids = [np.asarray(problem.existing_ids, object), problem.candidate_ids[cols]]
+    if extra_cost is not None:
+        ex = _check_matrix(
+            np.asarray(extra_cost, float),
+            "extra_cost",
+            (problem.n_demand, np.asarray(extra_cost).shape[-1]),
+        )
+        mats.append(ex)
+        fids.append(_as_ids(extra_ids, ex.shape[1], "extra_ids"))
+    full = np.hstack(mats)
+    allids = np.concatenate(fids).astype(object)
+    if full.shape[1]:
+        arg = full.argmin(axis=1)
+        minutes = full[np.arange(problem.n_demand), arg]
+        nearest = np.where(np.isfinite(minutes), allids[arg], None)
+    else:
+        minutes = np.full(problem.n_demand, np.inf)
+        nearest = np.full(problem.n_demand, None, dtype=object)
+    return pd.DataFrame(
+        {
+            "demand_id": problem.demand_ids,
+            "weight": problem.weights,
+            "minutes": minutes,
+            "nearest_facility_id": nearest,
+            "served": (minutes <= t) if t is not None else None,
+            "travel_model": problem.travel_model,
+        }
+    )
+
+
+def _summary(name: str, df: pd.DataFrame, n_fac: int, t: float) -> dict:
+    w = df["weight"].to_numpy()
+    mins = df["minutes"].to_numpy()
+    served = mins <= t
+    reach = np.isfinite(mins)
+    wr = w[reach]
+    return {
+        "scenario": name,
+        "n_facilities": n_fac,
+        "demand_served": int(served.sum()),
+        "demand_total": int(mins.size),
+        "demand_share": float(served.mean()) if mins.size else float("nan"),
+        "weight_served": float(w[served].sum()),
+        "weight_total": float(w.sum()),
+        "weight_share": float(w[served].sum() / w.sum()) if w.sum() > 0 else float("nan"),
+        "mean_minutes": float((wr * mins[reach]).sum() / wr.sum()) if wr.sum() > 0 else np.nan,
+        "max_minutes": float(mins.max()) if mins.size else float("nan"),
+        "unreachable": int((~reach).sum()),
+    }
+
+
+def scenario_table(
+    problem: SitingProblem,
+    suggested: Sequence[str] | SitingResult | None = None,
+    *,
+    planned_cost: np.ndarray | None = None,
+    planned_ids: Sequence[str] | None = None,
+    threshold: float | None = None,
+) -> pd.DataFrame:
+    """Compare coverage today, today + planned, today + suggested (and all together).
+
+    Parameters
+    ----------
+    problem : SitingProblem
+        Existing facilities are "today".
+    suggested : sequence of str or SitingResult, optional
+        Suggested candidate ids (e.g. a model's result).
+    planned_cost : ndarray of shape (n_demand, n_planned), optional
+        Minutes to the planned (not yet operating) facilities, fixed columns.
+    planned_ids : sequence of str, optional
+        Their ids.
+    threshold : float, optional
+        Minutes; defaults to ``problem.threshold``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario: ``scenario``, ``n_facilities``, ``demand_served``,
+        ``demand_total``, ``demand_share``, ``weight_served``, ``weight_total``,
+        ``weight_share``, ``mean_minutes`` (weight-averaged over reachable demand),
+        ``max_minutes`` (inf if some demand is unreachable), ``unreachable``,
+        plus ``threshold`` and ``travel_model``.
+    """
+    t = _threshold(problem, threshold, required=True)
+    k = problem.n_existing
+    rows = [_summary("today", nearest_open(problem, (), t), k, t)]
+    n_pl = 0
+    if planned_cost is not None:
+        n_pl = np.asarray(planned_cost).shape[-1]
+        df = nearest_open(problem, (), t, planned_cost, planned_ids)
+        rows.append(_summary("today + planned", df, k + n_pl, t))
+    if suggested is not None:
+        ids = suggested.selected if isinstance(suggested, SitingResult) else list(suggested)
+        rows.append(
+            _summary("today + suggested", nearest_open(problem, ids, t), k + len(ids), t)
+        )
+        if planned_cost is not None:
+            df = nearest_open(problem, ids, t, planned_cost, planned_ids)
+            rows.append(_summary("today + planned + suggested", df, k + n_pl + len(ids), t))
+    out = pd.DataFrame(rows)
+    out["threshold"] = t
+    out["travel_model"] = problem.travel_model
+    return out
