@@ -1,0 +1,1423 @@
+"""Plan targets as data, and compliance evaluation against them.
+
+A plan file (TOML, one per planning document, see ``data/plans/README.md``)
+records the document (issuing body, number, date), the territory it was written
+for (a pre-2025 or a new province, or the whole country), its periods and its
+typed targets, each with the clause it comes from (section number and a
+verbatim quote).  :func:`load_plan` validates a file with pydantic and turns any
+problem into :class:`~geo._errors.InvalidDataError` naming the file, the key
+(dotted path, e.g. ``targets[3].min``) and the problem.
+
+:func:`evaluate_plan` measures every target on explicit inputs (the store's
+facilities, the territory's communes, optionally per-commune travel-time access
+and a beneficiary register) and returns a :class:`ComplianceReport`: measured
+value, target, status (``met`` / ``not_met`` / ``unknown``), the gap in words,
+and for an unknown status exactly which data is missing.  Nothing is guessed:
+without a beneficiary register a beneficiary share is either estimated from
+capacity (labelled as an estimate) or unknown.
+
+Which facilities count
+----------------------
+The evaluation has a reference year (``year``; default: this calendar year).
+
+* ``operating`` facilities always count;
+* ``planned`` / ``under_construction`` facilities count only when the reference
+  year lies in the future and their ``planned_year`` is known and not later than
+  it (a projection; the report says so);
+* ``closed`` facilities never count.
+
+The registry describes today: a reference year in the past is evaluated on
+today's registry, and the report says that too.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import html
+import io
+import json
+import math
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from geo._errors import DataSourceNotFoundError, InvalidDataError, NotFoundError
+from geo.names import fold
+
+__all__ = [
+    "BENEFICIARY_GROUPS",
+    "FACILITY_KINDS",
+    "KIND_LABELS",
+    "BeneficiaryShareTarget",
+    "CapacityRangeTarget",
+    "Clause",
+    "ComplianceReport",
+    "FacilityCountTarget",
+    "FacilityShareTarget",
+    "NamedFacility",
+    "PerFacilityCapacityTarget",
+    "Period",
+    "Plan",
+    "PlanTerritory",
+    "TargetResult",
+    "VisionCoverageTarget",
+    "evaluate_plan",
+    "find_plan",
+    "load_beneficiaries",
+    "load_plan",
+    "load_plans",
+    "report_to_csv",
+    "report_to_html",
+    "report_to_json",
+    "write_report",
+]
+
+# ---------------------------------------------------------------------------
+# vocabularies
+# ---------------------------------------------------------------------------
+
+FACILITY_KINDS: tuple[str, ...] = (
+    "social_work_centre",
+    "social_protection_general",
+    "elderly_care",
+    "children_care",
+    "disability_care",
+    "mental_health_care",
+    "drug_rehab",
+    "shelter",
+)
+
+#: kind -> (Vietnamese label, English singular, English plural)
+KIND_LABELS: dict[str, tuple[str, str, str]] = {
+    "social_work_centre": (
+        "Trung tâm công tác xã hội",
+        "social work centre",
+        "social work centres",
+    ),
+    "social_protection_general": (
+        "Cơ sở bảo trợ xã hội tổng hợp",
+        "general social-protection centre",
+        "general social-protection centres",
+    ),
+    "elderly_care": (
+        "Cơ sở chăm sóc người cao tuổi",
+        "elderly-care facility",
+        "elderly-care facilities",
+    ),
+    "children_care": (
+        "Cơ sở chăm sóc trẻ em có hoàn cảnh đặc biệt",
+        "children's care facility",
+        "children's care facilities",
+    ),
+    "disability_care": (
+        "Cơ sở chăm sóc người khuyết tật",
+        "disability-care facility",
+        "disability-care facilities",
+    ),
+    "mental_health_care": (
+        "Cơ sở chăm sóc người tâm thần",
+        "mental-health care facility",
+        "mental-health care facilities",
+    ),
+    "drug_rehab": ("Cơ sở cai nghiện ma túy", "drug rehabilitation facility",
+                   "drug rehabilitation facilities"),
+    "shelter": ("Nhà tạm lánh", "shelter", "shelters"),
+}
+
+#: every kind except drug rehabilitation: facilities that care for people in need
+_CARE_KINDS: tuple[str, ...] = tuple(k for k in FACILITY_KINDS if k != "drug_rehab")
+
+
+@dataclass(frozen=True)
+class BeneficiaryGroup:
+    """A group of people in need named by the plans.
+
+    Attributes
+    ----------
+    label_vi, label_en : str
+        Labels.
+    capacity_kinds : tuple of str
+        Facility kinds whose capacity can serve the group (used only for a
+        capacity-based *estimate*; empty: no such estimate is meaningful).
+    """
+
+    label_vi: str
+    label_en: str
+    capacity_kinds: tuple[str, ...]
+
+
+BENEFICIARY_GROUPS: dict[str, BeneficiaryGroup] = {
+    "especially_difficult_no_carer": BeneficiaryGroup(
+        "Người có hoàn cảnh đặc biệt khó khăn không có người chăm sóc",
+        "people in especially difficult circumstances without carers",
+        _CARE_KINDS,
+    ),
+    "especially_difficult": BeneficiaryGroup(
+        "Người có hoàn cảnh đặc biệt khó khăn",
+        "people in especially difficult circumstances",
+        _CARE_KINDS,
+    ),
+    "difficult_circumstances": BeneficiaryGroup(
+        "Người có hoàn cảnh khó khăn",
+        "people in difficult circumstances",
+        _CARE_KINDS,
+    ),
+    "drug_users_managed": BeneficiaryGroup(
+        "Người nghiện ma túy có hồ sơ quản lý",
+        "drug users with management records",
+        ("drug_rehab",),
+    ),
+    "drug_users_court_ordered": BeneficiaryGroup(
+        "Người nghiện ma túy có quyết định của Tòa án đưa vào cơ sở cai nghiện bắt buộc",
+        "drug users with a court decision for compulsory rehabilitation",
+        ("drug_rehab",),
+    ),
+    "sudden_hardship": BeneficiaryGroup(
+        "Đối tượng gặp khó khăn đột xuất",
+        "people struck by sudden hardship (emergency assistance)",
+        (),
+    ),
+}
+
+STATUSES: tuple[str, ...] = ("met", "not_met", "unknown")
+STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "met": ("Đạt", "met"),
+    "not_met": ("Chưa đạt", "not met"),
+    "unknown": ("Chưa rõ", "unknown"),
+}
+STATUS_COLOURS: dict[str, str] = {"met": "green", "not_met": "red", "unknown": "amber"}
+
+COUNTING_RULE = (
+    "Counted: operating facilities; planned or under-construction facilities only when the "
+    "reference year is in the future and their planned_year is known and not later than it "
+    "(projection); closed facilities never."
+)
+
+_ID_RE = r"^[a-z0-9][a-z0-9_.-]*$"
+
+# ---------------------------------------------------------------------------
+# plan schema
+# ---------------------------------------------------------------------------
+
+Kind = Literal[
+    "social_work_centre",
+    "social_protection_general",
+    "elderly_care",
+    "children_care",
+    "disability_care",
+    "mental_health_care",
+    "drug_rehab",
+    "shelter",
+]
+Group = Literal[
+    "especially_difficult_no_carer",
+    "especially_difficult",
+    "difficult_circumstances",
+    "drug_users_managed",
+    "drug_users_court_ordered",
+    "sudden_hardship",
+]
+Ownership = Literal["public", "non_public"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Clause(_Strict):
+    """Where a target comes from: section number and a verbatim quote."""
+
+    section: str = Field(min_length=1, max_length=60)
+    quote: str = Field(min_length=8, max_length=600)
+
+
+class Period(_Strict):
+    """A planning period (e.g. ``2021-2030``, ``vision-2050``)."""
+
+    id: str = Field(pattern=_ID_RE)
+    start: int = Field(ge=1990, le=2100)
+    end: int = Field(ge=1990, le=2100)
+    label_vi: str = Field(min_length=1)
+    label_en: str = Field(min_length=1)
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, v: int, info: Any) -> int:
+        start = info.data.get("start")
+        if start is not None and v < start:
+            raise ValueError(f"end {v} is before start {start}")
+        return v
+
+
+class PlanTerritory(_Strict):
+    """The territory a plan was written for."""
+
+    level: Literal["province", "national"]
+    era: Literal["pre2025", "2025"] | None = None
+    province_code: str | None = Field(default=None, pattern=r"^\d{2}$")
+    name: str = Field(min_length=1)
+
+    @field_validator("province_code", mode="before")
+    @classmethod
+    def _code_is_text(cls, v: Any) -> Any:
+        if isinstance(v, int):
+            raise ValueError("write the province code as a quoted 2-digit string, e.g. \"58\"")
+        return v
+
+
+class _TargetBase(_Strict):
+    id: str = Field(pattern=_ID_RE)
+    period: str = Field(min_length=1)
+    year: int = Field(ge=1990, le=2100)
+    label_vi: str = Field(min_length=1)
+    label_en: str = Field(min_length=1)
+    clause: Clause
+    note: str | None = None
+
+
+class FacilityCountTarget(_TargetBase):
+    """At least ``min`` facilities (of ``kinds``; all kinds when empty)."""
+
+    type: Literal["facility_count"]
+    kinds: list[Kind] = Field(default_factory=list)
+    ownership: Ownership | None = None
+    min: int = Field(ge=1)
+
+
+class CapacityRangeTarget(_TargetBase):
+    """Total capacity of facilities of ``kinds`` within ``[min, max]``."""
+
+    type: Literal["capacity_range"]
+    kinds: list[Kind] = Field(default_factory=list)
+    min: int = Field(ge=0)
+    max: int | None = Field(default=None, ge=0)
+    unit_vi: str = "người"
+    unit_en: str = "people"
+
+    @field_validator("max")
+    @classmethod
+    def _max_not_below_min(cls, v: int | None, info: Any) -> int | None:
+        lo = info.data.get("min")
+        if v is not None and lo is not None and v < lo:
+            raise ValueError(f"max {v} is below min {lo}")
+        return v
+
+
+class BeneficiaryShareTarget(_TargetBase):
+    """At least ``min_percent`` of a beneficiary group served."""
+
+    type: Literal["beneficiary_share"]
+    group: Group
+    min_percent: float = Field(gt=0, le=100)
+    service: Literal["any", "comprehensive"] = "any"
+    capacity_kinds: list[Kind] | None = None
+
+
+class FacilityShareTarget(_TargetBase):
+    """At least ``min_percent`` of facilities meet a registry criterion."""
+
+    type: Literal["facility_share"]
+    criterion: Literal["meets_accessibility_criteria", "strengthened"]
+    ownership: Ownership | None = None
+    kinds: list[Kind] = Field(default_factory=list)
+    min_percent: float = Field(gt=0, le=100)
+
+
+class NamedFacility(_Strict):
+    """A facility a target names, found in the registry by any of ``match``.
+
+    ``match`` entries are compared with registry names after folding
+    diacritics and case, as whole words (``"Vinh Sơn 2"`` does not match
+    ``"Vinh Sơn 20"``).
+    """
+
+    label: str = Field(min_length=1)
+    match: list[str] = Field(min_length=1)
+
+
+class PerFacilityCapacityTarget(_TargetBase):
+    """Each named facility (or each facility of ``kinds``) holds ``min_per_facility``."""
+
+    type: Literal["per_facility_capacity"]
+    min_per_facility: int = Field(ge=1)
+    facilities: list[NamedFacility] = Field(default_factory=list)
+    kinds: list[Kind] = Field(default_factory=list)
+    unit_vi: str = "người"
+    unit_en: str = "people"
+
+
+class VisionCoverageTarget(_TargetBase):
+    """Every commune (``min_percent``) served within the travel-time threshold."""
+
+    type: Literal["vision_coverage"]
+    kinds: list[Kind] = Field(default_factory=list)
+    min_percent: float = Field(default=100.0, gt=0, le=100)
+    threshold_minutes: float | None = Field(default=None, gt=0)
+
+
+Target = Annotated[
+    FacilityCountTarget
+    | CapacityRangeTarget
+    | BeneficiaryShareTarget
+    | FacilityShareTarget
+    | PerFacilityCapacityTarget
+    | VisionCoverageTarget,
+    Field(discriminator="type"),
+]
+
+
+class Plan(_Strict):
+    """A planning document with its typed targets (one TOML file)."""
+
+    id: str = Field(pattern=_ID_RE)
+    title_vi: str = Field(min_length=1)
+    title_en: str = Field(min_length=1)
+    issuing_body: str = Field(min_length=1)
+    document_number: str | None = None
+    issued: _dt.date | None = None
+    published: _dt.date | None = None
+    implements: list[str] = Field(default_factory=list)
+    source_file: str | None = None
+    notes: list[str] = Field(default_factory=list)
+    territory: PlanTerritory
+    periods: list[Period] = Field(min_length=1)
+    targets: list[Target] = Field(min_length=1)
+    path: str | None = Field(default=None, exclude=True)
+
+    @property
+    def document(self) -> str:
+        """Document reference for display: number and date when known."""
+        parts = [self.document_number or "(number not in the source text)"]
+        if self.issued:
+            parts.append(self.issued.strftime("%d/%m/%Y"))
+        return " ".join(parts)
+
+    def period(self, period_id: str) -> Period:
+        """Return the period with id ``period_id``."""
+        for p in self.periods:
+            if p.id == period_id:
+                return p
+        raise NotFoundError(f"plan {self.id}: no period {period_id!r}")
+
+
+# ---------------------------------------------------------------------------
+# loading
+# ---------------------------------------------------------------------------
+
+
+def _dotted(loc: tuple, data: Any) -> str:
+    """Turn a pydantic error location into ``targets[3].clause.quote``."""
+    out = ""
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            continue
+        # the discriminated union adds the tag (e.g. 'facility_count') to the location
+        if isinstance(node, Mapping) and part not in node and node.get("type") == part:
+            continue
+        out += f".{part}" if out else str(part)
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return out or "(top level)"
+
+
+def _cross_checks(plan: Plan) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    t = plan.territory
+    if t.level == "province" and (t.province_code is None or t.era is None):
+        problems.append(("territory", "a province territory needs province_code and era"))
+    if t.level == "national" and t.province_code is not None:
+        problems.append(("territory.province_code", "a national territory has no province code"))
+    period_ids = [p.id for p in plan.periods]
+    for i, pid in enumerate(period_ids):
+        if pid in period_ids[:i]:
+            problems.append((f"periods[{i}].id", f"duplicate period id {pid!r}"))
+    periods = {p.id: p for p in plan.periods}
+    seen: set[str] = set()
+    for i, tg in enumerate(plan.targets):
+        where = f"targets[{i}]"
+        if tg.id in seen:
+            problems.append((f"{where}.id", f"duplicate target id {tg.id!r}"))
+        seen.add(tg.id)
+        p = periods.get(tg.period)
+        if p is None:
+            problems.append(
+                (f"{where}.period", f"unknown period {tg.period!r}; plan periods: {period_ids}")
+            )
+        elif not p.start <= tg.year <= p.end:
+            problems.append(
+                (f"{where}.year", f"year {tg.year} is outside period {p.id} ({p.start}-{p.end})")
+            )
+        if isinstance(tg, PerFacilityCapacityTarget) and not (tg.facilities or tg.kinds):
+            problems.append((where, "per_facility_capacity needs facilities or kinds"))
+    return problems
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read and validate one plan file.
+
+    Parameters
+    ----------
+    path : path
+        A TOML plan file.
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    DataSourceNotFoundError
+        The file does not exist.
+    InvalidDataError
+        The file is not valid TOML or does not follow the plan format; each
+        problem names the file, the key (dotted path) and the reason.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataSourceNotFoundError(f"{path}: plan file not found")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidDataError(
+            f"{path}: not valid TOML",
+            [{"file": str(path), "field": "", "reason": str(exc)}],
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidDataError(
+            f"{path}: not UTF-8 text", [{"file": str(path), "field": "", "reason": str(exc)}]
+        ) from exc
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            reason = err["msg"]
+            if err["type"] == "extra_forbidden":
+                reason = "unknown key (not part of the plan format)"
+            elif err["type"] == "missing":
+                reason = "required key is missing"
+            problems.append(
+                {"file": str(path), "field": _dotted(tuple(err["loc"]), data), "reason": reason}
+            )
+        raise InvalidDataError(
+            f"{path}: invalid plan file ({len(problems)} problem(s))", problems
+        ) from None
+    cross = _cross_checks(plan)
+    if cross:
+        raise InvalidDataError(
+            f"{path}: invalid plan file ({len(cross)} problem(s))",
+            [{"file": str(path), "field": f, "reason": r} for f, r in cross],
+        )
+    plan.path = str(path)
+    return plan
+
+
+def load_plans(directory: str | Path) -> list[Plan]:
+    """Load every ``*.toml`` plan in ``directory`` (sorted by file name).
+
+    Raises
+    ------
+    DataSourceNotFoundError
+        The directory does not exist.
+    InvalidDataError
+        A file is invalid, or two files share a plan id.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataSourceNotFoundError(f"{directory}: plans directory not found")
+    plans = [load_plan(p) for p in sorted(directory.glob("*.toml"))]
+    ids: dict[str, str] = {}
+    for p in plans:
+        if p.id in ids:
+            raise InvalidDataError(
+                f"plan id {p.id!r} used twice",
+                [{"file": p.path, "field": "id", "reason": f"also used by {ids[p.id]}"}],
+            )
+        ids[p.id] = str(p.path)
+    return plans
+
+
+def find_plan(plan: str | Path, plans_dir: str | Path) -> Plan:
+    """Return a plan given its id (looked up in ``plans_dir``) or a TOML path.
+
+    Raises
+    ------
+    NotFoundError
+        No plan with that id.
+    """
+    text = str(plan)
+    if text.endswith(".toml") or Path(text).is_file():
+        return load_plan(text)
+    plans = load_plans(plans_dir)
+    for p in plans:
+        if p.id == text:
+            return p
+    known = ", ".join(p.id for p in plans) or "(none)"
+    raise NotFoundError(f"no plan with id {text!r} in {plans_dir}; known plans: {known}")
+
+
+# ---------------------------------------------------------------------------
+# beneficiary register
+# ---------------------------------------------------------------------------
+
+_BEN_REQUIRED = ("commune_code", "group", "people_in_need")
+_BEN_OPTIONAL = ("people_served", "people_served_comprehensive")
+
+
+def load_beneficiaries(path: str | Path) -> pd.DataFrame:
+    """Read and validate a beneficiary register (people in need per commune and group).
+
+    The CSV is long-form: ``commune_code`` (5-digit code of a new commune; codes
+    that lost their leading zeros are padded), ``group`` (one of
+    :data:`BENEFICIARY_GROUPS`), ``people_in_need`` (integer ≥ 0) and optionally
+    ``people_served`` and ``people_served_comprehensive`` (integers, ≤ people in
+    need; blank when not known).
+
+    Parameters
+    ----------
+    path : path
+        The CSV file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``commune_code``, ``group``, ``people_in_need``,
+        ``people_served``, ``people_served_comprehensive`` (nullable Int64).
+
+    Raises
+    ------
+    DataSourceNotFoundError
+        The file does not exist.
+    InvalidDataError
+        Missing columns or bad rows; every problem names the file, the row
+        (line number in the file) and the column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataSourceNotFoundError(f"{path}: beneficiary register not found")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InvalidDataError(
+            f"{path}: cannot read CSV", [{"file": str(path), "reason": str(exc)}]
+        ) from exc
+    raw.columns = [c.strip() for c in raw.columns]
+    missing = [c for c in _BEN_REQUIRED if c not in raw.columns]
+    if missing:
+        raise InvalidDataError(
+            f"{path}: beneficiary register lacks column(s) {missing}",
+            [{"file": str(path), "field": c, "reason": "required column missing"} for c in missing],
+        )
+    problems: list[dict] = []
+    out = pd.DataFrame(index=raw.index)
+    codes = raw["commune_code"].str.strip()
+    for i, code in codes.items():
+        if not re.fullmatch(r"\d{1,5}", code):
+            problems.append({"file": str(path), "row": i + 2, "field": "commune_code",
+                             "reason": f"{code!r} is not a 5-digit commune code"})
+    out["commune_code"] = codes.str.zfill(5)
+    groups = raw["group"].str.strip()
+    for i, g in groups.items():
+        if g not in BENEFICIARY_GROUPS:
+            problems.append({"file": str(path), "row": i + 2, "field": "group",
+                             "reason": f"unknown group {g!r}; known: {sorted(BENEFICIARY_GROUPS)}"})
+    out["group"] = groups
+    for col in _BEN_REQUIRED[2:] + _BEN_OPTIONAL:
+        values: list[int | None] = []
+        src = raw[col] if col in raw.columns else pd.Series("", index=raw.index)
+        for i, v in src.str.strip().items():
+            if v == "":
+                if col == "people_in_need":
+                    problems.append({"file": str(path), "row": i + 2, "field": col,
+                                     "reason": "empty"})
+                values.append(None)
+            elif not re.fullmatch(r"\d+", v.replace(",", "")):
+                problems.append({"file": str(path), "row": i + 2, "field": col,
+                                 "reason": f"{v!r} is not a whole number ≥ 0"})
+                values.append(None)
+            else:
+                values.append(int(v.replace(",", "")))
+        out[col] = pd.array(values, dtype="Int64")
+    for col in _BEN_OPTIONAL:
+        bad = out[col].notna() & out["people_in_need"].notna() & (out[col] > out["people_in_need"])
+        for i in out.index[bad.fillna(False)]:
+            problems.append({"file": str(path), "row": i + 2, "field": col,
+                             "reason": f"{out.at[i, col]} exceeds people_in_need "
+                                       f"{out.at[i, 'people_in_need']}"})
+    dup = out.duplicated(["commune_code", "group"], keep="first")
+    for i in out.index[dup]:
+        problems.append({"file": str(path), "row": i + 2, "field": "commune_code",
+                         "reason": f"duplicate row for commune {out.at[i, 'commune_code']} "
+                                   f"and group {out.at[i, 'group']}"})
+    if problems:
+        raise InvalidDataError(
+            f"{path}: invalid beneficiary register ({len(problems)} problem(s))", problems
+        )
+    return out.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------
+# the report
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class TargetResult:
+    """The evaluation of one target."""
+
+    target_id: str
+    type: str
+    label_vi: str
+    label_en: str
+    period: str
+    year: int
+    target: str
+    measured: float | None
+    measured_text: str
+    status: str
+    gap: str
+    missing: str | None = None
+    estimate: bool = False
+    basis: str = ""
+    due: str = ""
+    clause_section: str = ""
+    clause_quote: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ComplianceReport:
+    """A plan's compliance report: one :class:`TargetResult` per target."""
+
+    plan_id: str
+    plan_title_vi: str
+    plan_title_en: str
+    issuing_body: str
+    document: str
+    territory_name: str
+    territory_note: str
+    reference_year: int
+    generated_at: str
+    counting_rule: str
+    results: list[TargetResult]
+    notes: list[str] = field(default_factory=list)
+
+    def status_counts(self) -> dict[str, int]:
+        """Number of targets per status (``met``, ``not_met``, ``unknown``)."""
+        counts = dict.fromkeys(STATUSES, 0)
+        for r in self.results:
+            counts[r.status] += 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-ready data."""
+        d = asdict(self)
+        d["status_counts"] = self.status_counts()
+        return d
+
+
+# ---------------------------------------------------------------------------
+# evaluation helpers
+# ---------------------------------------------------------------------------
+
+_FAC_REQUIRED = ("kind", "status", "commune_code")
+_FAC_OPTIONAL = (
+    "id", "name", "capacity", "ownership", "meets_accessibility_criteria", "strengthened",
+    "province_code", "location_precision", "planned_year",
+)
+
+
+def _n(x: float) -> str:
+    """Format a count with thousands separators."""
+    return f"{round(x):,}"
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1f}%"
+
+
+def _kinds_phrase(kinds: Iterable[str], plural: bool = True) -> str:
+    kinds = list(kinds)
+    if not kinds or set(kinds) == set(FACILITY_KINDS):
+        return "facilities" if plural else "facility"
+    idx = 2 if plural else 1
+    if len(kinds) == 1:
+        return KIND_LABELS[kinds[0]][idx]
+    return "facilities (" + ", ".join(KIND_LABELS[k][2] for k in kinds) + ")"
+
+
+def _bool_or_na(v: Any) -> bool | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return None
+    if isinstance(v, str):
+        s = v.strip().lower()
+        if s in ("true", "1", "yes", "có", "co"):
+            return True
+        if s in ("false", "0", "no", "không", "khong"):
+            return False
+        return None
+    return bool(v)
+
+
+def _prepare_facilities(facilities: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in _FAC_REQUIRED if c not in facilities.columns]
+    if missing:
+        raise InvalidDataError(
+            f"facilities lack column(s) {missing}",
+            [{"file": "facilities", "field": c, "reason": "required column missing"}
+             for c in missing],
+        )
+    df = pd.DataFrame(facilities.drop(columns="geometry", errors="ignore")).copy()
+    for c in _FAC_OPTIONAL:
+        if c not in df.columns:
+            df[c] = None
+    df["capacity"] = pd.to_numeric(df["capacity"], errors="coerce")
+    df["planned_year"] = pd.to_numeric(df["planned_year"], errors="coerce")
+    for c in ("meets_accessibility_criteria", "strengthened"):
+        df[c] = [_bool_or_na(v) for v in df[c]]
+    if df["id"].isna().all():
+        df["id"] = [str(i) for i in range(len(df))]
+    if df["name"].isna().all():
+        df["name"] = df["id"]
+    df["commune_code"] = df["commune_code"].astype("string")
+    return df
+
+
+def _select_facilities(
+    df: pd.DataFrame, communes: set[str], national: bool, ref_year: int, this_year: int
+) -> tuple[pd.DataFrame, list[str]]:
+    """Facilities of the territory that count at the reference year (rule in the docstring)."""
+    notes: list[str] = []
+    if national:
+        inside = pd.Series(True, index=df.index)
+    else:
+        inside = df["commune_code"].isin(communes).fillna(False).astype(bool)
+        unplaced = df["commune_code"].isna()
+        if unplaced.any():
+            notes.append(
+                f"{int(unplaced.sum())} facilities in the registry have no commune code and "
+                "cannot be placed in this territory; they are not counted."
+            )
+    sel = df[inside]
+    operating = sel["status"] == "operating"
+    pipeline = sel["status"].isin(["planned", "under_construction"])
+    counted = operating.copy()
+    if ref_year > this_year:
+        due = pipeline & sel["planned_year"].notna() & (sel["planned_year"] <= ref_year)
+        counted |= due
+        if due.any():
+            notes.append(
+                f"Projection to {ref_year}: {int(due.sum())} planned / under-construction "
+                f"facilities with planned_year ≤ {ref_year} are counted."
+            )
+        undated = pipeline & sel["planned_year"].isna()
+        if undated.any():
+            notes.append(
+                f"{int(undated.sum())} planned / under-construction facilities have no "
+                "planned_year and are not counted."
+            )
+    elif pipeline.any():
+        notes.append(
+            f"{int(pipeline.sum())} planned / under-construction facilities are not counted "
+            f"(reference year {ref_year} is not in the future)."
+        )
+    out = sel[counted].copy()
+    approx = out["location_precision"].isin(["district", "province"])
+    if approx.any():
+        notes.append(
+            f"{int(approx.sum())} of {len(out)} counted facilities are located only to their "
+            "district or province: their commune (and so the territory) is approximate."
+        )
+    return out, notes
+
+
+def _filter(df: pd.DataFrame, kinds: list[str], ownership: str | None = None) -> pd.DataFrame:
+    if kinds:
+        df = df[df["kind"].isin(kinds)]
+    if ownership:
+        df = df[df["ownership"] == ownership]
+    return df
+
+
+def _names(df: pd.DataFrame, limit: int = 6) -> str:
+    names = [str(n) for n in df["name"].tolist()]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return "; ".join(names[:limit]) + more
+
+
+def _due(year: int, ref_year: int) -> str:
+    if year < ref_year:
+        return f"due {year} (passed)"
+    if year == ref_year:
+        return f"due {year} (this year)"
+    return f"due {year} ({year - ref_year} years left)"
+
+
+def _result(target: Any, **kw: Any) -> TargetResult:
+    return TargetResult(
+        target_id=target.id,
+        type=target.type,
+        label_vi=target.label_vi,
+        label_en=target.label_en,
+        period=target.period,
+        year=target.year,
+        clause_section=target.clause.section,
+        clause_quote=target.clause.quote,
+        **kw,
+    )
+
+
+# ---------------------------------------------------------------------------
+# evaluators, one per target type
+# ---------------------------------------------------------------------------
+
+
+def _eval_facility_count(t: FacilityCountTarget, fac: pd.DataFrame) -> TargetResult:
+    sel = _filter(fac, t.kinds, t.ownership)
+    n = len(sel)
+    what = _kinds_phrase(t.kinds)
+    if t.ownership:
+        what = f"{t.ownership.replace('_', '-')} {what}"
+    target_text = f"≥ {t.min} {what}"
+    if n >= t.min:
+        status, gap = "met", f"{n - t.min} above the minimum" if n > t.min else "none"
+    else:
+        short = t.min - n
+        status = "not_met"
+        gap = f"{short} more {_kinds_phrase(t.kinds, plural=short != 1)}"
+    return _result(
+        t, target=target_text, measured=float(n), measured_text=f"{n} {what}",
+        status=status, gap=gap, basis="facility registry (counted facilities)",
+        details={"facilities": sel["name"].astype(str).tolist()},
+    )
+
+
+def _capacity_sum(sel: pd.DataFrame) -> tuple[float, pd.DataFrame]:
+    known = sel["capacity"].notna()
+    return float(sel.loc[known, "capacity"].sum()), sel[~known]
+
+
+def _eval_capacity_range(t: CapacityRangeTarget, fac: pd.DataFrame) -> TargetResult:
+    sel = _filter(fac, t.kinds)
+    total, unknown_cap = _capacity_sum(sel)
+    rng = f"{_n(t.min)}–{_n(t.max)}" if t.max is not None else f"≥ {_n(t.min)}"
+    target_text = f"{rng} {t.unit_en} ({t.unit_vi})"
+    measured_text = f"{_n(total)} {t.unit_en} in {len(sel)} {_kinds_phrase(t.kinds)}"
+    missing = None
+    if unknown_cap.empty or total >= t.min:
+        if total >= t.min:
+            status = "met"
+            gap = "none"
+            if t.max is not None and total > t.max:
+                gap = f"above the planned range by {_n(total - t.max)} places"
+        else:
+            status = "not_met"
+            gap = f"capacity short by {_n(t.min - total)} places"
+        if not unknown_cap.empty:
+            measured_text += f" (at least; capacity not recorded for {len(unknown_cap)})"
+    else:
+        status = "unknown"
+        gap = (f"known capacity short by {_n(t.min - total)} places; "
+               f"{len(unknown_cap)} facilities have no recorded capacity")
+        measured_text = f"at least {measured_text}"
+        missing = f"the capacity of {len(unknown_cap)} facilities: {_names(unknown_cap)}"
+    return _result(
+        t, target=target_text, measured=total, measured_text=measured_text, status=status,
+        gap=gap, missing=missing, basis="sum of registry capacity of counted facilities",
+    )
+
+
+def _eval_facility_share(t: FacilityShareTarget, fac: pd.DataFrame) -> TargetResult:
+    sel = _filter(fac, t.kinds, t.ownership)
+    crit_label = {
+        "meets_accessibility_criteria": "meeting the accessibility criteria",
+        "strengthened": "strengthened (quality and capacity)",
+    }[t.criterion]
+    who = "non-public facilities" if t.ownership == "non_public" else (
+        "public facilities" if t.ownership == "public" else _kinds_phrase(t.kinds))
+    target_text = f"≥ {t.min_percent:g}% of {who} {crit_label}"
+    n = len(sel)
+    if n == 0:
+        return _result(
+            t, target=target_text, measured=None, measured_text=f"no {who} counted",
+            status="unknown", gap="cannot be assessed",
+            missing=f"{who} in the facility registry for this territory",
+            basis="facility registry",
+        )
+    vals = sel[t.criterion]
+    yes = int(sum(v is True for v in vals))
+    na = sel[[v is None for v in vals]]
+    lo, hi = 100 * yes / n, 100 * (yes + len(na)) / n
+    need = math.ceil(t.min_percent * n / 100 - 1e-9)
+    missing = None
+    if lo >= t.min_percent:
+        status, gap = "met", "none"
+    elif hi < t.min_percent:
+        status = "not_met"
+        more = need - yes
+        gap = f"{more} more {who} {crit_label} (of {n})"
+        if len(na):
+            gap = f"at least {more - len(na)} (up to {more}) more {who} {crit_label} (of {n})"
+    else:
+        status = "unknown"
+        gap = f"between 0 and {need - yes} more {who} {crit_label}, depending on unrecorded values"
+        missing = f"the registry field '{t.criterion}' for {len(na)} facilities: {_names(na)}"
+    measured_text = f"{yes} of {n} ({_pct(lo)})"
+    if len(na):
+        measured_text += f"; {len(na)} not recorded"
+    return _result(
+        t, target=target_text, measured=round(lo, 2), measured_text=measured_text,
+        status=status, gap=gap, missing=missing, basis=f"registry field '{t.criterion}'",
+    )
+
+
+def _eval_per_facility(t: PerFacilityCapacityTarget, fac: pd.DataFrame) -> TargetResult:
+    target_text = f"≥ {_n(t.min_per_facility)} {t.unit_en} per facility"
+    rows: list[tuple[str, float | None]] = []
+    not_found: list[str] = []
+    if t.facilities:
+        folded = fac["name"].astype(str).map(fold)
+        for named in t.facilities:
+            pattern = "|".join(rf"(?<!\w){re.escape(fold(m))}(?!\w)" for m in named.match)
+            hit = fac[folded.str.contains(pattern, regex=True)]
+            if hit.empty:
+                not_found.append(named.label)
+            for _, r in hit.iterrows():
+                cap = r["capacity"]
+                rows.append((str(r["name"]), None if pd.isna(cap) else float(cap)))
+    else:
+        for _, r in _filter(fac, t.kinds).iterrows():
+            cap = r["capacity"]
+            rows.append((str(r["name"]), None if pd.isna(cap) else float(cap)))
+    short = [(n, c) for n, c in rows if c is not None and c < t.min_per_facility]
+    unknown = [n for n, c in rows if c is None]
+    measured_text = "; ".join(
+        f"{n}: {_n(c) if c is not None else 'capacity not recorded'}" for n, c in rows
+    ) or "no matching facility"
+    caps = [c for _, c in rows if c is not None]
+    measured = min(caps) if caps else None
+    parts = [f"{n} short by {_n(t.min_per_facility - c)} places" for n, c in short]
+    missing_bits = []
+    if not_found:
+        missing_bits.append("registry records of " + "; ".join(repr(n) for n in not_found))
+    if unknown:
+        missing_bits.append("the capacity of " + "; ".join(unknown))
+    if short:
+        status = "not_met"
+    elif not_found or unknown or not rows:
+        status = "unknown"
+        if not rows and not not_found:
+            missing_bits.append(f"{_kinds_phrase(t.kinds)} in the registry for this territory")
+    else:
+        status = "met"
+    gap = "; ".join(parts) if parts else ("none" if status == "met" else "cannot be assessed")
+    return _result(
+        t, target=target_text, measured=measured, measured_text=measured_text, status=status,
+        gap=gap, missing="; ".join(missing_bits) or None,
+        basis="registry capacity of the named facilities" if t.facilities
+        else "registry capacity per facility",
+        details={"not_found": not_found},
+    )
+
+
+def _eval_beneficiary(t: BeneficiaryShareTarget, fac: pd.DataFrame,
+                      beneficiaries: pd.DataFrame | None, communes: set[str],
+                      national: bool) -> TargetResult:
+    grp = BENEFICIARY_GROUPS[t.group]
+    level = " (comprehensive services)" if t.service == "comprehensive" else ""
+    target_text = f"≥ {t.min_percent:g}% of {grp.label_en}{level}"
+    register = (f"a beneficiary register by commune: people in need in group "
+                f"'{t.group}' ({grp.label_vi})")
+    served_col = "people_served_comprehensive" if t.service == "comprehensive" else "people_served"
+    if beneficiaries is None:
+        return _result(t, target=target_text, measured=None, measured_text="not measured",
+                       status="unknown", gap="cannot be assessed", missing=register,
+                       basis="no beneficiary register given")
+    ben = beneficiaries[beneficiaries["group"] == t.group]
+    if not national:
+        ben = ben[ben["commune_code"].isin(communes)]
+    if ben.empty or int(ben["people_in_need"].sum()) == 0:
+        return _result(t, target=target_text, measured=None,
+                       measured_text="no rows for this group in the territory",
+                       status="unknown", gap="cannot be assessed",
+                       missing=register + " for the communes of this territory",
+                       basis="beneficiary register")
+    need = int(ben["people_in_need"].sum())
+    if served_col in ben.columns and ben[served_col].notna().all():
+        served = int(ben[served_col].sum())
+        share = 100 * served / need
+        if share >= t.min_percent:
+            status, gap = "met", "none"
+        else:
+            status = "not_met"
+            more = math.ceil(t.min_percent * need / 100 - 1e-9) - served
+            gap = f"{_n(more)} more people to serve"
+        return _result(
+            t, target=target_text, measured=round(share, 2),
+            measured_text=f"{_n(served)} of {_n(need)} people ({_pct(share)})",
+            status=status, gap=gap, basis=f"beneficiary register ({served_col})",
+        )
+    kinds = grp.capacity_kinds if t.capacity_kinds is None else tuple(t.capacity_kinds)
+    partial = served_col in ben.columns and ben[served_col].notna().any()
+    col_missing = (f"the number served ('{served_col}') in the beneficiary register"
+                   + (" for every commune" if partial else ""))
+    if t.service == "comprehensive" or not kinds:
+        why = ("comprehensive services cannot be estimated from capacity"
+               if t.service == "comprehensive" else
+               "this group is not served through facility places")
+        return _result(t, target=target_text, measured=None,
+                       measured_text=f"{_n(need)} people in need; served not recorded",
+                       status="unknown", gap="cannot be assessed", missing=col_missing,
+                       basis=f"beneficiary register; {why}")
+    sel = _filter(fac, list(kinds))
+    cap, unknown_cap = _capacity_sum(sel)
+    share = 100 * min(cap, need) / need
+    basis = (f"ESTIMATE (capacity-based): {_n(cap)} places in {len(sel)} "
+             f"{_kinds_phrase(kinds)} for {_n(need)} people in need")
+    measured_text = f"≈ {_pct(share)} (estimate: capacity {_n(cap)} / {_n(need)} in need)"
+    missing = None
+    if share >= t.min_percent:
+        status, gap = "met", "none (estimate)"
+    elif unknown_cap.empty:
+        status = "not_met"
+        more = math.ceil(t.min_percent * need / 100 - 1e-9) - min(cap, need)
+        gap = f"about {_n(more)} more places needed (estimate)"
+    else:
+        status = "unknown"
+        gap = "cannot be assessed"
+        missing = (f"{col_missing}, or the capacity of {len(unknown_cap)} facilities: "
+                   f"{_names(unknown_cap)}")
+    return _result(t, target=target_text, measured=round(share, 2), measured_text=measured_text,
+                   status=status, gap=gap, missing=missing, estimate=True, basis=basis)
+
+
+def _eval_vision(t: VisionCoverageTarget, access: pd.DataFrame | None,
+                 territory_communes: pd.DataFrame) -> TargetResult:
+    what = _kinds_phrase(t.kinds, plural=False)
+    thr_txt = f"{t.threshold_minutes:g} min" if t.threshold_minutes else "the travel-time threshold"
+    target_text = f"{t.min_percent:g}% of communes served by a {what} within {thr_txt}"
+    if access is None:
+        return _result(
+            t, target=target_text, measured=None, measured_text="not measured",
+            status="unknown", gap="cannot be assessed",
+            missing=("travel times from every commune to the nearest facility "
+                     "(the accessibility analysis: commune access table)"),
+            basis="no access table given",
+        )
+    need_cols = {"commune_code", "served"} if t.threshold_minutes is None else {
+        "commune_code", "minutes"}
+    lack = sorted(need_cols - set(access.columns))
+    if lack:
+        raise InvalidDataError(
+            f"access table lacks column(s) {lack}",
+            [{"file": "access", "field": c, "reason": "required column missing"} for c in lack],
+        )
+    acc = access[access["commune_code"].isin(territory_communes["commune_code"])].copy()
+    if t.kinds and "kind" in acc.columns:
+        acc = acc[acc["kind"].isin(t.kinds) | acc["kind"].isin(["any", "all"])]
+    if t.threshold_minutes is not None:
+        acc["served"] = pd.to_numeric(acc["minutes"], errors="coerce") <= t.threshold_minutes
+        threshold: Any = t.threshold_minutes
+    else:
+        threshold = access.attrs.get("threshold_minutes")
+        if threshold is None and "threshold_minutes" in access.columns and len(access):
+            vals = access["threshold_minutes"].dropna().unique()
+            threshold = float(vals[0]) if len(vals) == 1 else None
+    acc["served"] = acc["served"].fillna(False).astype(bool)
+    served_by_commune = acc.groupby("commune_code")["served"].any()
+    terr = territory_communes[["commune_code", "population"]].copy()
+    terr["served"] = terr["commune_code"].map(served_by_commune)
+    no_time = int(terr["served"].isna().sum())
+    terr["served"] = terr["served"].fillna(False).astype(bool)
+    n = len(terr)
+    n_served = int(terr["served"].sum())
+    unserved = terr[~terr["served"]]
+    pop_unserved = float(pd.to_numeric(unserved["population"], errors="coerce").fillna(0).sum())
+    share = 100 * n_served / n if n else 0.0
+    models = sorted(acc["travel_model"].dropna().astype(str).unique()) if (
+        "travel_model" in acc.columns) else []
+    basis = "accessibility analysis"
+    if threshold is not None:
+        basis += f" at {float(threshold):g} min"
+        target_text = target_text.replace(thr_txt, f"{float(threshold):g} min")
+    if models:
+        basis += f"; travel model: {', '.join(models)}"
+    if no_time:
+        basis += f"; {no_time} communes without a travel time are counted as unserved"
+    if share >= t.min_percent:
+        status, gap = "met", "none"
+    else:
+        status = "not_met"
+        gap = f"{len(unserved)} communes unserved, {_n(pop_unserved)} people"
+    return _result(
+        t, target=target_text, measured=round(share, 2),
+        measured_text=f"{n_served} of {n} communes served ({_pct(share)})",
+        status=status, gap=gap, basis=basis,
+        details={"unserved_communes": unserved["commune_code"].astype(str).tolist()},
+    )
+
+
+# ---------------------------------------------------------------------------
+# public evaluation API
+# ---------------------------------------------------------------------------
+
+
+def evaluate_plan(
+    plan: Plan,
+    *,
+    facilities: pd.DataFrame,
+    territory_communes: pd.DataFrame,
+    access: pd.DataFrame | None = None,
+    beneficiaries: pd.DataFrame | None = None,
+    year: int | None = None,
+    territory_note: str = "",
+    today: _dt.date | None = None,
+) -> ComplianceReport:
+    """Evaluate every target of ``plan`` on the given territory.
+
+    Parameters
+    ----------
+    plan : Plan
+        A validated plan (:func:`load_plan`).
+    facilities : GeoDataFrame or DataFrame
+        The store's ``facilities`` layer (``kind``, ``status``, ``commune_code``
+        required; ``capacity``, ``ownership``, ``meets_accessibility_criteria``,
+        ``strengthened``, ``location_precision``, ``planned_year``, ``name``
+        used when present).  Filtered here to the territory's communes (all
+        facilities for a national plan).
+    territory_communes : DataFrame
+        The new communes making up the territory: ``commune_code``,
+        ``population``.
+    access : DataFrame, optional
+        Per-commune accessibility (``commune_code``, ``kind``, ``minutes``,
+        ``served``, ``population``, ``travel_model``; the threshold in
+        ``attrs['threshold_minutes']`` or a ``threshold_minutes`` column).
+        ``None``: vision targets are ``unknown`` with the reason.
+    beneficiaries : DataFrame, optional
+        A register from :func:`load_beneficiaries`. ``None``: beneficiary
+        shares are ``unknown``.
+    year : int, optional
+        Reference year (default: this year); see the module docstring for
+        which facilities count.
+    territory_note : str
+        How the territory was resolved (e.g. a pre-2025 province on today's
+        map via the crosswalk); printed in the report.
+    today : date, optional
+        Today's date (for reproducible reports; default ``date.today()``).
+
+    Returns
+    -------
+    ComplianceReport
+    """
+    today = today or _dt.date.today()
+    ref_year = int(year) if year is not None else today.year
+    if "commune_code" not in territory_communes.columns:
+        raise InvalidDataError(
+            "territory communes lack column 'commune_code'",
+            [{"file": "territory_communes", "field": "commune_code",
+              "reason": "required column missing"}],
+        )
+    terr = pd.DataFrame(territory_communes).copy()
+    if "population" not in terr.columns:
+        terr["population"] = float("nan")
+    terr["commune_code"] = terr["commune_code"].astype(str)
+    national = plan.territory.level == "national"
+    communes = set(terr["commune_code"])
+    fac_all = _prepare_facilities(facilities)
+    fac, notes = _select_facilities(fac_all, communes, national, ref_year, today.year)
+    if ref_year < today.year:
+        notes.insert(0, f"Reference year {ref_year} is in the past: the registry describes "
+                        "today, so past targets are checked against today's facilities.")
+    results: list[TargetResult] = []
+    for t in plan.targets:
+        if isinstance(t, FacilityCountTarget):
+            r = _eval_facility_count(t, fac)
+        elif isinstance(t, CapacityRangeTarget):
+            r = _eval_capacity_range(t, fac)
+        elif isinstance(t, FacilityShareTarget):
+            r = _eval_facility_share(t, fac)
+        elif isinstance(t, PerFacilityCapacityTarget):
+            r = _eval_per_facility(t, fac)
+        elif isinstance(t, BeneficiaryShareTarget):
+            r = _eval_beneficiary(t, fac, beneficiaries, communes, national)
+        else:
+            r = _eval_vision(t, access, terr)
+        r.due = _due(t.year, ref_year)
+        results.append(r)
+    return ComplianceReport(
+        plan_id=plan.id,
+        plan_title_vi=plan.title_vi,
+        plan_title_en=plan.title_en,
+        issuing_body=plan.issuing_body,
+        document=plan.document,
+        territory_name=plan.territory.name,
+        territory_note=territory_note,
+        reference_year=ref_year,
+        generated_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        counting_rule=COUNTING_RULE,
+        results=results,
+        notes=notes + [f"{len(fac)} facilities counted in the territory "
+                       f"({len(terr)} communes)."],
+    )
+
+
+# ---------------------------------------------------------------------------
+# outputs
+# ---------------------------------------------------------------------------
+
+_CSV_COLUMNS = (
+    "target_id", "type", "label_vi", "label_en", "period", "year", "due", "target", "measured",
+    "measured_text", "status", "gap", "missing", "estimate", "basis", "clause_section",
+    "clause_quote",
+)
+
+
+def report_to_json(report: ComplianceReport) -> str:
+    """The report as JSON text (UTF-8, Vietnamese kept as is)."""
+    return json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str)
+
+
+def report_to_csv(report: ComplianceReport) -> str:
+    """The report as CSV text, one row per target (plan and territory in the first columns)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(("plan_id", "territory", "reference_year", *_CSV_COLUMNS))
+    for r in report.results:
+        d = asdict(r)
+        w.writerow((report.plan_id, report.territory_name, report.reference_year,
+                    *("" if d[c] is None else d[c] for c in _CSV_COLUMNS)))
+    return buf.getvalue()
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:1.5rem;
+color:#222;max-width:1400px}
+h1{font-size:1.35rem;margin-bottom:.2rem}h2{font-size:1.05rem;margin-top:1.4rem}
+.en{color:#555;font-size:.9em}.meta td{padding:.1rem .8rem .1rem 0;vertical-align:top}
+table.targets{border-collapse:collapse;width:100%;font-size:.9rem}
+table.targets th,table.targets td{border:1px solid #ccc;padding:.35rem .5rem;vertical-align:top}
+table.targets th{background:#f2f2f2;text-align:left}
+.status{font-weight:600;white-space:nowrap;border-radius:3px;padding:.15rem .4rem}
+.green{background:#d4edda;color:#155724}.red{background:#f8d7da;color:#721c24}
+.amber{background:#fff3cd;color:#856404}
+blockquote{margin:0;font-style:italic;color:#444}.est{color:#8a4b00;font-weight:600}
+.counts span{margin-right:1rem}
+"""
+
+
+def _bi(vi: str, en: str) -> str:
+    return f'{html.escape(vi)}<br><span class="en">{html.escape(en)}</span>'
+
+
+def report_to_html(report: ComplianceReport, coverage_map_href: str | None = None) -> str:
+    """A self-contained HTML page for a planner.
+
+    A table of targets with red / amber / green status (not met / unknown /
+    met), the clause cited, Vietnamese labels with English beside them; all
+    text is HTML-escaped.
+
+    Parameters
+    ----------
+    report : ComplianceReport
+    coverage_map_href : str, optional
+        Link to the coverage map of the same territory.
+
+    Returns
+    -------
+    str
+    """
+    e = html.escape
+    counts = report.status_counts()
+    rows = []
+    for r in report.results:
+        vi, en = STATUS_LABELS[r.status]
+        colour = STATUS_COLOURS[r.status]
+        measured = e(r.measured_text)
+        if r.estimate:
+            measured += '<br><span class="est">ước tính / estimate</span>'
+        gap = e(r.gap)
+        if r.missing:
+            gap += f"<br><b>Thiếu dữ liệu / missing data:</b> {e(r.missing)}"
+        rows.append(
+            "<tr>"
+            f"<td>{_bi(r.label_vi, r.label_en)}<br><code>{e(r.target_id)}</code></td>"
+            f"<td>{e(r.target)}<br><span class='en'>{e(r.due)}</span></td>"
+            f"<td>{measured}<br><span class='en'>{e(r.basis)}</span></td>"
+            f'<td><span class="status {colour}">{e(vi)} / {e(en)}</span></td>'
+            f"<td>{gap}</td>"
+            f"<td><b>{e(r.clause_section)}</b><blockquote>“{e(r.clause_quote)}”</blockquote></td>"
+            "</tr>"
+        )
+    if coverage_map_href:
+        link = (f'<p><a href="{e(coverage_map_href, quote=True)}">Bản đồ độ bao phủ / '
+                f"coverage map of {e(report.territory_name)}</a></p>")
+    else:
+        link = ("<p>Bản đồ độ bao phủ chưa có / no coverage map was linked to this report "
+                "(build it for the same territory and pass its address).</p>")
+    notes = "".join(f"<li>{e(n)}</li>" for n in report.notes)
+    return f"""<!DOCTYPE html>
+<html lang="vi"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{e(report.plan_id)} — Đánh giá thực hiện / compliance</title>
+<style>{_CSS}</style></head><body>
+<h1>Đánh giá thực hiện kế hoạch / Plan compliance report</h1>
+<p>{_bi(report.plan_title_vi, report.plan_title_en)}</p>
+<table class="meta">
+<tr><td>Cơ quan ban hành / issued by</td><td>{e(report.issuing_body)}</td></tr>
+<tr><td>Văn bản / document</td><td>{e(report.document)}</td></tr>
+<tr><td>Địa bàn / territory</td><td>{e(report.territory_name)}<br>
+<span class="en">{e(report.territory_note)}</span></td></tr>
+<tr><td>Năm tham chiếu / reference year</td><td>{report.reference_year}</td></tr>
+<tr><td>Lập lúc / generated</td><td>{e(report.generated_at)}</td></tr>
+</table>
+{link}
+<p class="counts"><span class="status green">Đạt / met: {counts['met']}</span>
+<span class="status red">Chưa đạt / not met: {counts['not_met']}</span>
+<span class="status amber">Chưa rõ / unknown: {counts['unknown']}</span></p>
+<table class="targets"><thead><tr>
+<th>Chỉ tiêu<br><span class="en">target</span></th>
+<th>Mức yêu cầu<br><span class="en">required</span></th>
+<th>Hiện trạng<br><span class="en">measured</span></th>
+<th>Tình trạng<br><span class="en">status</span></th>
+<th>Khoảng cách<br><span class="en">gap</span></th>
+<th>Căn cứ<br><span class="en">clause cited</span></th>
+</tr></thead><tbody>
+{''.join(rows)}
+</tbody></table>
+<h2>Ghi chú / notes</h2>
+<ul><li>{e(report.counting_rule)}</li>{notes}</ul>
+</body></html>
+"""
+
+
+def write_report(
+    report: ComplianceReport, out_dir: str | Path, coverage_map_href: str | None = None
+) -> dict[str, Path]:
+    """Write ``<plan_id>_compliance.{json,csv,html}`` into ``out_dir``.
+
+    Returns
+    -------
+    dict
+        ``{"json": path, "csv": path, "html": path}``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{report.plan_id}_compliance"
+    paths = {
+        "json": out / f"{stem}.json",
+        "csv": out / f"{stem}.csv",
+        "html": out / f"{stem}.html",
+    }
+    paths["json"].write_text(report_to_json(report), encoding="utf-8")
+    paths["csv"].write_text(report_to_csv(report), encoding="utf-8")
+    paths["html"].write_text(report_to_html(report, coverage_map_href), encoding="utf-8")
+    return paths
