@@ -18,17 +18,23 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app.errors import BodySizeLimitMiddleware, Problem, install_error_handlers
 from app.routes import collections as collections_routes
+from app.routes import jobs as jobs_routes
+from app.routes import registry as registry_routes
 from app.routes._state import load_state
+from app.routes.jobs import JobManager
 from app.settings import DataSettings, ServiceSettings
 
 log = logging.getLogger("planner.service")
 
 
-def _store_paths(settings: ServiceSettings) -> tuple[Path, Path | None]:
+def _paths(settings: ServiceSettings) -> dict[str, Path | None]:
     data = DataSettings()
-    store = settings.store or data.store
-    plans = settings.plans_dir or data.plans_dir
-    return Path(store), Path(plans) if plans else None
+    return {
+        "store": Path(settings.store or data.store),
+        "plans_dir": Path(settings.plans_dir or data.plans_dir),
+        "sources_dir": Path(data.sources),
+        "cache_dir": Path(data.cache_dir),
+    }
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -47,19 +53,20 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         missing store fails the start-up with a clear message, not the first request.
     """
     settings = settings or ServiceSettings()
-    store, plans_dir = _store_paths(settings)
+    paths = _paths(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = load_state(settings, store, plans_dir)
+        state = load_state(settings, **paths)
+        state.extras["jobs"] = jobs = JobManager(settings.job_workers)
         app.state.planner = state
-        log.info("store %s loaded: %s", store, {k: len(v.fids) for k, v in state.layers.items()})
-        jobs = getattr(app.state, "jobs", None)
+        log.info(
+            "store %s loaded: %s", state.store, {k: len(v.fids) for k, v in state.layers.items()}
+        )
         try:
             yield
         finally:
-            if jobs is not None:
-                jobs.shutdown()
+            jobs.shutdown()
 
     app = FastAPI(
         title="Social-assistance facility planner",
@@ -78,6 +85,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(collections_routes.router)
+    app.include_router(registry_routes.router)
+    app.include_router(jobs_routes.router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

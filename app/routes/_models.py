@@ -152,6 +152,11 @@ class FacilityProperties(BaseModel):
     meets_accessibility_criteria: bool | None = None
     strengthened: bool | None = None
     source: str | None = Field(None, max_length=1000)
+    commune: str | None = Field(
+        None, max_length=200, description="Commune name (used to place it when no geometry)"
+    )
+    district: str | None = Field(None, max_length=200, description="District name (pre-2025)")
+    province: str | None = Field(None, max_length=200, description="Province name")
 
 
 class FacilityCreate(BaseModel):

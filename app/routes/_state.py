@@ -119,9 +119,22 @@ class LayerIndex:
     extent: tuple[float, float, float, float] | None
 
 
+#: integer columns that a GeoPackage read returns as float when they hold nulls
+INTEGER_COLUMNS = (
+    "capacity", "planned_year", "version", "population", "population_2019",
+    "population_reported", "n_communes",
+)
+
+
 def _properties_json(df: pd.DataFrame) -> list[str]:
     if df.empty:
         return []
+    df = df.copy()
+    for col in INTEGER_COLUMNS:
+        if col in df.columns and df[col].dtype.kind == "f":
+            values = df[col].dropna()
+            if (values == values.round()).all():
+                df[col] = df[col].astype("Int64")
     records = json.loads(df.to_json(orient="records", force_ascii=False, date_format="iso"))
     return [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in records]
 
@@ -191,6 +204,8 @@ class ServiceState:
         The GeoPackage store.
     plans_dir : Path or None
         Directory of plan files.
+    sources_dir, cache_dir : Path or None
+        Road sources and the network cache (for travel-time analyses).
     layers : dict
         ``{collection id: LayerIndex}``.
     write_lock : threading.Lock
@@ -202,6 +217,8 @@ class ServiceState:
     settings: ServiceSettings
     store: Path
     plans_dir: Path | None
+    sources_dir: Path | None = None
+    cache_dir: Path | None = None
     layers: dict[str, LayerIndex] = field(default_factory=dict)
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     cache_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -226,7 +243,13 @@ class ServiceState:
         return self.layers[collection].gdf
 
 
-def load_state(settings: ServiceSettings, store: Path, plans_dir: Path | None) -> ServiceState:
+def load_state(
+    settings: ServiceSettings,
+    store: Path,
+    plans_dir: Path | None = None,
+    sources_dir: Path | None = None,
+    cache_dir: Path | None = None,
+) -> ServiceState:
     """Read the store once and return the service state.
 
     Raises
@@ -237,6 +260,12 @@ def load_state(settings: ServiceSettings, store: Path, plans_dir: Path | None) -
         It is not a readable GeoPackage.
     """
     path = check_store(store)
-    state = ServiceState(settings=settings, store=path, plans_dir=plans_dir)
+    state = ServiceState(
+        settings=settings,
+        store=path,
+        plans_dir=plans_dir,
+        sources_dir=sources_dir,
+        cache_dir=cache_dir,
+    )
     state.reload()
     return state

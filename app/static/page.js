@@ -1,0 +1,245 @@
+// Planner's web page: plain DOM, every data text set with textContent (never innerHTML).
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let chosen = null; // {key, label}
+
+function setStatus(el, text, isError) {
+  el.textContent = text;
+  el.classList.toggle("error", Boolean(isError));
+}
+
+async function getJSON(url, options) {
+  const resp = await fetch(url, options);
+  const type = resp.headers.get("content-type") || "";
+  const body = type.includes("json") ? await resp.json() : await resp.text();
+  if (!resp.ok) {
+    const detail = body && body.detail ? body.detail : resp.statusText;
+    throw new Error(`${resp.status}: ${detail}`);
+  }
+  return { body, resp };
+}
+
+function cell(row, text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text === null || text === undefined ? "" : String(text);
+  if (cls) td.className = cls;
+  row.appendChild(td);
+  return td;
+}
+
+function fmt(n) {
+  return n === null || n === undefined || Number.isNaN(n) ? "" : Number(n).toLocaleString("vi-VN");
+}
+
+function params() {
+  return new URLSearchParams({
+    territory: chosen.key,
+    kind: $("kind").value,
+    threshold: $("threshold").value,
+    profile: $("profile").value,
+  });
+}
+
+async function loadKinds() {
+  const { body } = await getJSON("/kinds");
+  const sel = $("kind");
+  for (const k of body) {
+    const opt = document.createElement("option");
+    opt.value = k.id;
+    opt.textContent = k.label;
+    sel.appendChild(opt);
+  }
+}
+
+let searchTimer = null;
+async function searchTerritories() {
+  const q = $("territory-search").value.trim();
+  const list = $("territory-options");
+  const { body } = await getJSON("/territories?" + new URLSearchParams({ q, limit: 30 }));
+  list.replaceChildren();
+  for (const t of body) {
+    const li = document.createElement("li");
+    const btn = document.createElement("button");
+    btn.type = "button";
+    btn.textContent = t.label;
+    btn.dataset.key = t.key;
+    btn.addEventListener("click", () => choose(t));
+    li.appendChild(btn);
+    list.appendChild(li);
+  }
+}
+
+function choose(t) {
+  chosen = t;
+  $("territory-chosen").textContent = t.label;
+  $("territory-options").replaceChildren();
+  $("territory-search").value = t.name;
+  $("show").disabled = false;
+  $("run-siting").disabled = false;
+}
+
+async function showCoverage(ev) {
+  ev.preventDefault();
+  if (!chosen) return;
+  const status = $("status");
+  setStatus(status, "Đang tính… (computing)");
+  const p = params();
+  const mapUrl = "/maps/coverage?" + p;
+  $("map").src = mapUrl;
+  const link = $("map-link");
+  link.href = mapUrl;
+  link.hidden = false;
+  try {
+    const { body } = await getJSON("/analysis/coverage?" + p);
+    renderSummary(body);
+    renderUnserved(body.communes.filter((c) => !c.served));
+    setStatus(status, `Xong (done): ${body.summary.communes} xã/phường`);
+  } catch (err) {
+    setStatus(status, "Lỗi (error): " + err.message, true);
+  }
+  loadCompliance().catch((err) => setStatus($("status"), "Lỗi (error): " + err.message, true));
+}
+
+function renderSummary(body) {
+  const dl = $("summary");
+  dl.replaceChildren();
+  const s = body.summary;
+  const rows = [
+    ["Địa bàn (territory)", body.territory.label],
+    ["Xã/phường (communes)", fmt(s.communes)],
+    ["Được phục vụ (served)", `${fmt(s.served)} (${s.share_communes_served.toFixed(1)}%)`],
+    ["Dân số được phục vụ (population served)", `${fmt(s.population_served)} / ${fmt(s.population)}`],
+    ["Mô hình di chuyển (travel models)", Object.entries(body.travel_models || {}).map(([k, v]) => `${k}: ${v}`).join(", ")],
+    ["Cơ sở (facilities counted)", fmt(s.facilities)],
+  ];
+  for (const [k, v] of rows) {
+    const dt = document.createElement("dt");
+    dt.textContent = k;
+    const dd = document.createElement("dd");
+    dd.textContent = v;
+    dl.append(dt, dd);
+  }
+}
+
+function renderUnserved(rows) {
+  const tbody = $("unserved").tBodies[0];
+  tbody.replaceChildren();
+  rows.sort((a, b) => (b.population || 0) - (a.population || 0));
+  for (const c of rows) {
+    const tr = document.createElement("tr");
+    tr.className = "unserved-commune";
+    cell(tr, c.commune_code);
+    cell(tr, c.name);
+    cell(tr, fmt(c.population), "num");
+    cell(tr, c.minutes === null ? "không có tuyến (no route)" : c.minutes.toFixed(0), "num");
+    cell(tr, c.travel_model);
+    tbody.appendChild(tr);
+  }
+}
+
+async function loadCompliance() {
+  const box = $("compliance");
+  box.replaceChildren();
+  const { body: plans } = await getJSON("/plans?" + new URLSearchParams({ territory: chosen.key }));
+  if (!plans.length) {
+    const p = document.createElement("p");
+    p.textContent = "Không có kế hoạch cho địa bàn này (no plan for this territory).";
+    box.appendChild(p);
+    return;
+  }
+  for (const plan of plans) {
+    const q = new URLSearchParams({ plan: plan.id, profile: $("profile").value });
+    const { body: rep } = await getJSON("/analysis/compliance?" + q);
+    const h = document.createElement("h3");
+    h.textContent = `${rep.plan_title_vi} — ${rep.document}`;
+    const table = document.createElement("table");
+    table.className = "compliance";
+    const head = table.createTHead().insertRow();
+    for (const t of ["Chỉ tiêu (target)", "Năm (year)", "Mục tiêu (target)", "Hiện trạng (measured)", "Trạng thái (status)", "Thiếu hụt (gap)", "Căn cứ (clause)"]) {
+      const th = document.createElement("th");
+      th.textContent = t;
+      head.appendChild(th);
+    }
+    const tbody = table.createTBody();
+    for (const r of rep.results) {
+      const tr = tbody.insertRow();
+      cell(tr, `${r.label_vi} (${r.label_en})`);
+      cell(tr, r.year);
+      cell(tr, r.target);
+      cell(tr, r.measured_text);
+      cell(tr, r.status, r.status);
+      cell(tr, r.missing ? `${r.gap} — thiếu dữ liệu (missing): ${r.missing}` : r.gap);
+      cell(tr, `${r.clause_section}: “${r.clause_quote}”`);
+    }
+    box.append(h, table);
+  }
+}
+
+async function runSiting(ev) {
+  ev.preventDefault();
+  if (!chosen) return;
+  const status = $("siting-status");
+  setStatus(status, "Đang gửi… (submitting)");
+  const body = {
+    territory: chosen.key,
+    kind: $("kind").value,
+    threshold: Number($("threshold").value),
+    profile: $("profile").value,
+    p: Number($("sites").value),
+  };
+  try {
+    const { body: job, resp } = await getJSON("/analysis/siting", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const where = resp.headers.get("Location") || `/jobs/${job.id}`;
+    let state = job;
+    while (state.status === "queued" || state.status === "running") {
+      setStatus(status, `Đang chạy… (${state.status})`);
+      await new Promise((r) => setTimeout(r, 500));
+      state = (await getJSON(where)).body;
+    }
+    if (state.status === "failed") {
+      setStatus(status, "Lỗi (error): " + (state.error ? state.error.detail : "failed"), true);
+      return;
+    }
+    renderSiting(state);
+    setStatus(status, `Xong (done) trong ${state.seconds} s`);
+  } catch (err) {
+    setStatus(status, "Lỗi (error): " + err.message, true);
+  }
+}
+
+function renderSiting(state) {
+  const tbody = $("siting").tBodies[0];
+  tbody.replaceChildren();
+  for (const s of state.result.sites) {
+    const tr = tbody.insertRow();
+    tr.className = "suggested-site";
+    cell(tr, s.rank);
+    cell(tr, s.name);
+    cell(tr, fmt(s.marginal_population), "num");
+    cell(tr, s.marginal_communes, "num");
+  }
+  const link = $("siting-map-link");
+  link.href = `/maps/siting/${encodeURIComponent(state.id)}`;
+  link.hidden = false;
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  loadKinds().catch((err) => setStatus($("status"), "Lỗi (error): " + err.message, true));
+  $("territory-search").addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => searchTerritories().catch((err) => setStatus($("status"), err.message, true)), 150);
+  });
+  $("choose").addEventListener("submit", showCoverage);
+  $("siting-form").addEventListener("submit", runSiting);
+  const preset = new URLSearchParams(window.location.search).get("territory");
+  if (preset) {
+    getJSON("/territories?" + new URLSearchParams({ q: preset, limit: 1 }))
+      .then(({ body }) => { if (body.length) { choose(body[0]); $("choose").requestSubmit(); } })
+      .catch((err) => setStatus($("status"), err.message, true));
+  }
+});
