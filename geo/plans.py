@@ -862,16 +862,16 @@ def _due(year: int, ref_year: int) -> str:
     return f"due {year} ({year - ref_year} years left)"
 
 
-def _result(target: Any, **kw: Any) -> TargetResult:
+def _result(tg: Any, /, **kw: Any) -> TargetResult:
     return TargetResult(
-        target_id=target.id,
-        type=target.type,
-        label_vi=target.label_vi,
-        label_en=target.label_en,
-        period=target.period,
-        year=target.year,
-        clause_section=target.clause.section,
-        clause_quote=target.clause.quote,
+        target_id=tg.id,
+        type=tg.type,
+        label_vi=tg.label_vi,
+        label_en=tg.label_en,
+        period=tg.period,
+        year=tg.year,
+        clause_section=tg.clause.section,
+        clause_quote=tg.clause.quote,
         **kw,
     )
 
