@@ -19,6 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.errors import BodySizeLimitMiddleware, Problem, install_error_handlers
 from app.routes import collections as collections_routes
 from app.routes import jobs as jobs_routes
+from app.routes import page as page_routes
 from app.routes import registry as registry_routes
 from app.routes._state import load_state
 from app.routes.jobs import JobManager
@@ -87,6 +88,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(collections_routes.router)
     app.include_router(registry_routes.router)
     app.include_router(jobs_routes.router)
+    app.include_router(page_routes.router)
+    page_routes.mount_static(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
