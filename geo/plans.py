@@ -69,10 +69,12 @@ __all__ = [
     "TargetResult",
     "VisionCoverageTarget",
     "evaluate_plan",
+    "evaluate_plan_on_store",
     "find_plan",
     "load_beneficiaries",
     "load_plan",
     "load_plans",
+    "plan_territory",
     "report_to_csv",
     "report_to_html",
     "report_to_json",
@@ -260,7 +262,7 @@ class PlanTerritory(_Strict):
     """The territory a plan was written for."""
 
     level: Literal["province", "national"]
-    era: Literal["pre2025", "2025"] | None = None
+    era: Literal["pre2025", "new"] | None = None
     province_code: str | None = Field(default=None, pattern=r"^\d{2}$")
     name: str = Field(min_length=1)
 
@@ -1268,6 +1270,88 @@ def evaluate_plan(
         notes=notes + [f"{len(fac)} facilities counted in the territory "
                        f"({len(terr)} communes)."],
     )
+
+
+def plan_territory(plan: Plan, store: str | Path) -> tuple[pd.DataFrame, str]:
+    """The new communes of a plan's territory on today's map, and a note saying how.
+
+    A pre-2025 province is resolved through the 1 July 2025 crosswalk
+    (:func:`geo.admin.resolve_territory`): its territory is every new commune
+    that received part of it, with the population scaled by the share that lies
+    in the old province.
+
+    Parameters
+    ----------
+    plan : Plan
+    store : path
+        The GeoPackage store.
+
+    Returns
+    -------
+    (DataFrame, str)
+        ``commune_code``, ``population`` (int), ``weight``; and the territory note.
+    """
+    from geo.admin import resolve_territory
+    from geo.store import read_layer
+
+    communes = read_layer(store, "communes", columns=["commune_code", "population"])
+    communes = pd.DataFrame(communes.drop(columns="geometry", errors="ignore"))
+    communes["commune_code"] = communes["commune_code"].astype(str)
+    pop = pd.to_numeric(communes["population"], errors="coerce").fillna(0)
+    if plan.territory.level == "national":
+        out = pd.DataFrame({"commune_code": communes["commune_code"],
+                            "population": pop.round().astype("int64"), "weight": 1.0})
+        return out, f"the whole country on today's map ({len(out):,} communes, 34 provinces)"
+    terr = resolve_territory(store, plan.territory.province_code or plan.territory.name,
+                             era=plan.territory.era)
+    weights = pd.Series(terr.commune_weights, dtype=float)
+    sel = communes[communes["commune_code"].isin(terr.commune_codes)].copy()
+    sel["weight"] = sel["commune_code"].map(weights).fillna(1.0)
+    sel["population"] = (pd.to_numeric(sel["population"], errors="coerce").fillna(0)
+                         * sel["weight"]).round().astype("int64")
+    sel = sel[["commune_code", "population", "weight"]].reset_index(drop=True)
+    if terr.era == "pre2025":
+        partial = int((sel["weight"] < 0.999).sum())
+        note = (f"{terr.name} ({terr.note}), as written in the plan, evaluated on today's map: "
+                f"{len(sel)} new communes received part of it through the 1 July 2025 "
+                f"crosswalk ({partial} only partly; their population is scaled to the part "
+                f"that lay in {terr.name}).")
+    else:
+        note = f"{terr.name}: {terr.note}."
+    return sel, note
+
+
+def evaluate_plan_on_store(
+    plan: Plan,
+    store: str | Path,
+    *,
+    year: int | None = None,
+    beneficiaries: pd.DataFrame | None = None,
+    access: pd.DataFrame | None = None,
+    today: _dt.date | None = None,
+) -> ComplianceReport:
+    """Evaluate ``plan`` on the store's facilities and the plan's territory.
+
+    Parameters
+    ----------
+    plan : Plan
+    store : path
+        The GeoPackage store (``facilities`` and ``communes`` layers).
+    year, beneficiaries, access, today
+        As :func:`evaluate_plan`.  Without ``access`` the vision targets are
+        ``unknown``.
+
+    Returns
+    -------
+    ComplianceReport
+    """
+    from geo.store import read_layer
+
+    territory_communes, note = plan_territory(plan, store)
+    facilities = read_layer(store, "facilities")
+    return evaluate_plan(plan, facilities=facilities, territory_communes=territory_communes,
+                         access=access, beneficiaries=beneficiaries, year=year,
+                         territory_note=note, today=today)
 
 
 # ---------------------------------------------------------------------------

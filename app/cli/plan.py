@@ -1,0 +1,103 @@
+"""``planner plan ...`` commands: list the encoded plans, check a plan's compliance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from app.cli._common import console, handle_errors, plan_app
+from app.settings import DataSettings
+from geo.plans import (
+    STATUS_LABELS,
+    evaluate_plan_on_store,
+    find_plan,
+    load_beneficiaries,
+    load_plans,
+    write_report,
+)
+from geo.store import check_store
+
+_STYLE = {"met": "green", "not_met": "red", "unknown": "yellow"}
+
+
+@plan_app.command("list")
+@handle_errors
+def list_plans(
+    plans_dir: Annotated[
+        Path | None, typer.Option(help="Folder of plan files (default: PLANNER_DATA_PLANS_DIR)")
+    ] = None,
+) -> None:
+    """List the encoded plans (id, document, territory, number of targets)."""
+    directory = plans_dir or DataSettings().plans_dir
+    table = Table(title=f"Plans in {directory}")
+    table.add_column("id", no_wrap=True)
+    for col in ("document", "issued by", "territory", "targets"):
+        table.add_column(col, overflow="fold")
+    for p in load_plans(directory):
+        era = f" ({p.territory.era})" if p.territory.era else ""
+        table.add_row(p.id, p.document, p.issuing_body, p.territory.name + era,
+                      str(len(p.targets)))
+    console.print(table)
+
+
+@plan_app.command("check")
+@handle_errors
+def check(
+    plan: Annotated[str, typer.Argument(help="Plan id (see `planner plan list`) or a TOML path")],
+    year: Annotated[
+        int | None, typer.Option(help="Reference year (default: this year)")
+    ] = None,
+    store: Annotated[
+        Path | None, typer.Option(help="GeoPackage store (default: PLANNER_DATA_STORE)")
+    ] = None,
+    beneficiaries: Annotated[
+        Path | None,
+        typer.Option(help="Beneficiary register CSV (commune_code, group, people_in_need, "
+                          "[people_served], [people_served_comprehensive])"),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Folder for the JSON / CSV / HTML report")
+    ] = Path("out") / "compliance",
+    coverage_map: Annotated[
+        str | None,
+        typer.Option(help="Address of the coverage map of the same territory (linked in the "
+                          "HTML report)"),
+    ] = None,
+    plans_dir: Annotated[
+        Path | None, typer.Option(help="Folder of plan files (default: PLANNER_DATA_PLANS_DIR)")
+    ] = None,
+) -> None:
+    """Check a plan's targets against the store: met / not met / unknown, with the gap."""
+    settings = DataSettings()
+    the_plan = find_plan(plan, plans_dir or settings.plans_dir)
+    store_path = check_store(store or settings.store)
+    ben = load_beneficiaries(beneficiaries) if beneficiaries else None
+    report = evaluate_plan_on_store(the_plan, store_path, year=year, beneficiaries=ben,
+                                    access=None)
+    report.notes.append(
+        "Vision (2050) targets need the accessibility analysis, which this command does not "
+        "run yet: they are reported as unknown."
+    )
+    paths = write_report(report, out, coverage_map_href=coverage_map)
+
+    console.print(f"[bold]{the_plan.id}[/] — {the_plan.document} — {the_plan.issuing_body}")
+    console.print(f"Territory: {report.territory_note}")
+    table = Table(show_lines=True)
+    table.add_column("target", no_wrap=True)
+    for col in ("required", "measured", "status", "gap / missing data", "clause"):
+        table.add_column(col, overflow="fold")
+    for r in report.results:
+        gap = r.gap + (f" — missing: {r.missing}" if r.missing else "")
+        measured = r.measured_text + (" (estimate)" if r.estimate else "")
+        vi, en = STATUS_LABELS[r.status]
+        table.add_row(r.target_id, r.target, measured,
+                      f"[{_STYLE[r.status]}]{vi} / {en}[/]", gap, r.clause_section)
+    console.print(table)
+    counts = report.status_counts()
+    console.print(f"met {counts['met']}, not met {counts['not_met']}, "
+                  f"unknown {counts['unknown']}")
+    for kind, path in paths.items():
+        console.print(f"{kind}: {path}")
