@@ -8,6 +8,7 @@ from __future__ import annotations
 
 # command modules register themselves on import (one module per task)
 from app.cli import data as _data  # noqa: F401,E402
+from app.cli import facilities as _facilities  # noqa: F401,E402
 from app.cli import plan as _plan  # noqa: F401,E402
 from app.cli import serve as _serve  # noqa: F401,E402
 from app.cli._common import app
