@@ -1115,25 +1115,34 @@ def _eval_vision(t: VisionCoverageTarget, access: pd.DataFrame | None,
                      "(the accessibility analysis: commune access table)"),
             basis="no access table given",
         )
-    need_cols = {"commune_code", "served"} if t.threshold_minutes is None else {
-        "commune_code", "minutes"}
+    threshold: Any = t.threshold_minutes
+    if threshold is None:
+        threshold = access.attrs.get("threshold_minutes")
+        if threshold is None and "threshold_minutes" in access.columns and len(access):
+            vals = access["threshold_minutes"].dropna().unique()
+            threshold = float(vals[0]) if len(vals) == 1 else None
+    recompute = t.threshold_minutes is not None or "served" not in access.columns
+    need_cols = {"commune_code", "minutes"} if recompute else {"commune_code", "served"}
     lack = sorted(need_cols - set(access.columns))
     if lack:
         raise InvalidDataError(
             f"access table lacks column(s) {lack}",
             [{"file": "access", "field": c, "reason": "required column missing"} for c in lack],
         )
-    acc = access[access["commune_code"].isin(territory_communes["commune_code"])].copy()
-    if t.kinds and "kind" in acc.columns:
-        acc = acc[acc["kind"].isin(t.kinds) | acc["kind"].isin(["any", "all"])]
-    if t.threshold_minutes is not None:
-        acc["served"] = pd.to_numeric(acc["minutes"], errors="coerce") <= t.threshold_minutes
-        threshold: Any = t.threshold_minutes
-    else:
-        threshold = access.attrs.get("threshold_minutes")
-        if threshold is None and "threshold_minutes" in access.columns and len(access):
-            vals = access["threshold_minutes"].dropna().unique()
-            threshold = float(vals[0]) if len(vals) == 1 else None
+    if recompute and threshold is None:
+        raise InvalidDataError(
+            "access table has no 'served' column and no threshold",
+            [{"file": "access", "field": "served",
+              "reason": "give 'served', or the threshold in attrs['threshold_minutes']"}],
+        )
+    acc = access[access["commune_code"].astype(str).isin(territory_communes["commune_code"])]
+    acc = acc.copy()
+    acc["commune_code"] = acc["commune_code"].astype(str)
+    if "kind" in acc.columns:
+        keep = list(t.kinds) if t.kinds else list(FACILITY_KINDS)
+        acc = acc[acc["kind"].isin([*keep, "any", "all"])]
+    if recompute:
+        acc["served"] = pd.to_numeric(acc["minutes"], errors="coerce") <= float(threshold)
     acc["served"] = acc["served"].fillna(False).astype(bool)
     served_by_commune = acc.groupby("commune_code")["served"].any()
     terr = territory_communes[["commune_code", "population"]].copy()
@@ -1151,6 +1160,10 @@ def _eval_vision(t: VisionCoverageTarget, access: pd.DataFrame | None,
     if threshold is not None:
         basis += f" at {float(threshold):g} min"
         target_text = target_text.replace(thr_txt, f"{float(threshold):g} min")
+    elif "threshold_minutes" in acc.columns:
+        per_kind = acc.dropna(subset=["threshold_minutes"]).groupby("kind")["threshold_minutes"]
+        basis += " at per-kind thresholds (" + ", ".join(
+            f"{k} {float(v):g} min" for k, v in per_kind.first().items()) + ")"
     if models:
         basis += f"; travel model: {', '.join(models)}"
     if no_time:
@@ -1159,7 +1172,8 @@ def _eval_vision(t: VisionCoverageTarget, access: pd.DataFrame | None,
         status, gap = "met", "none"
     else:
         status = "not_met"
-        gap = f"{len(unserved)} communes unserved, {_n(pop_unserved)} people"
+        word = "commune" if len(unserved) == 1 else "communes"
+        gap = f"{len(unserved)} {word} unserved, {_n(pop_unserved)} people"
     return _result(
         t, target=target_text, measured=round(share, 2),
         measured_text=f"{n_served} of {n} communes served ({_pct(share)})",

@@ -367,6 +367,16 @@ def test_vision_coverage_from_access_table(ninh_thuan):
     r2 = _by_id(evaluate_plan(ninh_thuan, facilities=FACILITIES, territory_communes=TERRITORY,
                               access=all_served, year=2026, today=TODAY))
     assert r2["vision-2050-every-commune"].status == "met"
+    # a minutes-only table (geo.access.commune_access) with the threshold in attrs
+    minutes_only = access.drop(columns="served")
+    minutes_only.attrs["threshold_minutes"] = 100
+    r3 = _by_id(evaluate_plan(ninh_thuan, facilities=FACILITIES, territory_communes=TERRITORY,
+                              access=minutes_only, year=2026, today=TODAY))
+    assert r3["vision-2050-every-commune"].gap == "1 commune unserved, 33,000 people"
+    minutes_only.attrs.clear()
+    with pytest.raises(InvalidDataError, match="no threshold"):
+        evaluate_plan(ninh_thuan, facilities=FACILITIES, territory_communes=TERRITORY,
+                      access=minutes_only, today=TODAY)
 
 
 def test_per_facility_capacity_kon_tum():
