@@ -41,6 +41,7 @@ _SPACES = re.compile(r"[\s\-_,.']+")
 _VARIANTS = (
     (re.compile(r"\bdac\b"), "dak"),
     (re.compile(r"\bkrong\b"), "krong"),
+    (re.compile(r"\b0+(?=\d)"), ""),  # zero-padded numbered wards: "Phường 04" = "Phường 4"
 )
 
 
