@@ -68,6 +68,8 @@ __all__ = [
     "PlanTerritory",
     "TargetResult",
     "VisionCoverageTarget",
+    "compute_plan_access",
+    "counted_facilities",
     "evaluate_plan",
     "evaluate_plan_on_store",
     "find_plan",
@@ -1333,6 +1335,75 @@ def plan_territory(plan: Plan, store: str | Path) -> tuple[pd.DataFrame, str]:
     else:
         note = f"{terr.name}: {terr.note}."
     return sel, note
+
+
+def counted_facilities(
+    facilities: pd.DataFrame, year: int | None = None, today: _dt.date | None = None
+) -> pd.DataFrame:
+    """The facilities that count at a reference year (anywhere; geometry kept).
+
+    Same rule as :func:`evaluate_plan` (module docstring): operating, plus
+    planned / under construction with ``planned_year`` ≤ ``year`` when ``year``
+    is in the future.
+    """
+    today = today or _dt.date.today()
+    ref_year = int(year) if year is not None else today.year
+    status = facilities["status"]
+    keep = status == "operating"
+    if ref_year > today.year and "planned_year" in facilities.columns:
+        py = pd.to_numeric(facilities["planned_year"], errors="coerce")
+        keep |= status.isin(["planned", "under_construction"]) & py.notna() & (py <= ref_year)
+    return facilities[keep.fillna(False).astype(bool)]
+
+
+def compute_plan_access(
+    plan: Plan,
+    store: str | Path,
+    sources_dir: str | Path,
+    *,
+    threshold_minutes: float,
+    year: int | None = None,
+    cache_dir: str | Path | None = None,
+    profile: str = "motorbike",
+    progress: bool = False,
+    today: _dt.date | None = None,
+) -> pd.DataFrame:
+    """Per-commune access for a plan's territory, for its vision targets.
+
+    Builds the territory's network (:func:`geo.network.build_network`) and the
+    commune × kind nearest-facility table (:func:`geo.access.commune_access`)
+    with every facility that counts at ``year`` (facilities across the border
+    serve too), then marks ``served = minutes <= threshold_minutes``.
+
+    Returns
+    -------
+    DataFrame
+        ``commune_code``, ``kind``, ``minutes``, ``served``, ``travel_model``,
+        ``population`` (scaled to the territory), ...; the threshold in
+        ``attrs['threshold_minutes']``.
+    """
+    import geopandas as gpd
+
+    from geo.access import commune_access
+    from geo.network import build_network
+    from geo.store import read_layer
+
+    terr, _ = plan_territory(plan, store)
+    communes = read_layer(store, "communes")
+    communes = communes[communes["commune_code"].astype(str).isin(terr["commune_code"])].copy()
+    communes["commune_code"] = communes["commune_code"].astype(str)
+    communes["population"] = communes["commune_code"].map(
+        terr.set_index("commune_code")["population"]).fillna(0).astype("int64")
+    communes = communes.reset_index(drop=True)
+    area = gpd.GeoSeries([communes.geometry.make_valid().union_all()], crs=communes.crs)
+    network = build_network(area, sources_dir, profile=profile, cache_dir=cache_dir,
+                            progress=progress)
+    facilities = counted_facilities(read_layer(store, "facilities"), year, today)
+    access = commune_access(network, communes, facilities, statuses=None)
+    access["served"] = pd.to_numeric(access["minutes"], errors="coerce") <= threshold_minutes
+    access.attrs["threshold_minutes"] = float(threshold_minutes)
+    access.attrs["profile"] = profile
+    return access
 
 
 def evaluate_plan_on_store(

@@ -12,6 +12,7 @@ from app.cli._common import console, handle_errors, plan_app
 from app.settings import DataSettings
 from geo.plans import (
     STATUS_LABELS,
+    compute_plan_access,
     evaluate_plan_on_store,
     find_plan,
     load_beneficiaries,
@@ -69,18 +70,43 @@ def check(
     plans_dir: Annotated[
         Path | None, typer.Option(help="Folder of plan files (default: PLANNER_DATA_PLANS_DIR)")
     ] = None,
+    access: Annotated[
+        bool | None,
+        typer.Option("--access/--no-access",
+                     help="Compute travel times for the vision targets (default: yes for a "
+                          "province plan, no for the national plan)"),
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option(help="Travel-time threshold (minutes) for 'served' in the vision "
+                                 "targets")
+    ] = 60.0,
+    profile: Annotated[str, typer.Option(help="Travel profile: motorbike, car, walk")] = (
+        "motorbike"),
 ) -> None:
     """Check a plan's targets against the store: met / not met / unknown, with the gap."""
     settings = DataSettings()
     the_plan = find_plan(plan, plans_dir or settings.plans_dir)
     store_path = check_store(store or settings.store)
     ben = load_beneficiaries(beneficiaries) if beneficiaries else None
+    has_vision = any(t.type == "vision_coverage" for t in the_plan.targets)
+    if access is None:
+        access = the_plan.territory.level != "national"
+    table_access = None
+    if has_vision and access:
+        console.print(f"Travel times for the vision targets ({profile}, {threshold:g} min)...")
+        table_access = compute_plan_access(
+            the_plan, store_path, settings.sources, threshold_minutes=threshold, year=year,
+            cache_dir=settings.cache_dir, profile=profile, progress=True)
     report = evaluate_plan_on_store(the_plan, store_path, year=year, beneficiaries=ben,
-                                    access=None)
-    report.notes.append(
-        "Vision (2050) targets need the accessibility analysis, which this command does not "
-        "run yet: they are reported as unknown."
-    )
+                                    access=table_access)
+    if has_vision and not access:
+        report.notes.append("Travel times were not computed (--no-access, the default for the "
+                            "national plan): vision targets are unknown.")
+    elif table_access is not None:
+        report.notes.append(
+            f"Vision targets: travel times by {profile} from each commune's admin centre to "
+            f"the nearest counted facility (any kind, across borders too); served within "
+            f"{threshold:g} min (the plans give no threshold).")
     paths = write_report(report, out, coverage_map_href=coverage_map)
 
     console.print(f"[bold]{the_plan.id}[/] — {the_plan.document} — {the_plan.issuing_body}")
