@@ -753,6 +753,8 @@ def _kinds_phrase(kinds: Iterable[str], plural: bool = True) -> str:
     kinds = list(kinds)
     if not kinds or set(kinds) == set(FACILITY_KINDS):
         return "facilities" if plural else "facility"
+    if set(kinds) == set(_CARE_KINDS):
+        return ("care facilities" if plural else "care facility") + " (all but drug rehab)"
     idx = 2 if plural else 1
     if len(kinds) == 1:
         return KIND_LABELS[kinds[0]][idx]
@@ -888,18 +890,18 @@ def _result(tg: Any, /, **kw: Any) -> TargetResult:
 def _eval_facility_count(t: FacilityCountTarget, fac: pd.DataFrame) -> TargetResult:
     sel = _filter(fac, t.kinds, t.ownership)
     n = len(sel)
-    what = _kinds_phrase(t.kinds)
-    if t.ownership:
-        what = f"{t.ownership.replace('_', '-')} {what}"
-    target_text = f"≥ {t.min} {what}"
+    what = _kinds_phrase(t.kinds, plural=t.min != 1)
+    owner = f"{t.ownership.replace('_', '-')} " if t.ownership else ""
+    target_text = f"≥ {t.min} {owner}{what}"
     if n >= t.min:
         status, gap = "met", f"{n - t.min} above the minimum" if n > t.min else "none"
     else:
         short = t.min - n
         status = "not_met"
-        gap = f"{short} more {_kinds_phrase(t.kinds, plural=short != 1)}"
+        gap = f"{short} more {owner}{_kinds_phrase(t.kinds, plural=short != 1)}"
     return _result(
-        t, target=target_text, measured=float(n), measured_text=f"{n} {what}",
+        t, target=target_text, measured=float(n),
+        measured_text=f"{n} {owner}{_kinds_phrase(t.kinds, plural=n != 1)}",
         status=status, gap=gap, basis="facility registry (counted facilities)",
         details={"facilities": sel["name"].astype(str).tolist()},
     )
@@ -915,7 +917,8 @@ def _eval_capacity_range(t: CapacityRangeTarget, fac: pd.DataFrame) -> TargetRes
     total, unknown_cap = _capacity_sum(sel)
     rng = f"{_n(t.min)}–{_n(t.max)}" if t.max is not None else f"≥ {_n(t.min)}"
     target_text = f"{rng} {t.unit_en} ({t.unit_vi})"
-    measured_text = f"{_n(total)} {t.unit_en} in {len(sel)} {_kinds_phrase(t.kinds)}"
+    measured_text = (f"{_n(total)} {t.unit_en} in {len(sel)} "
+                     f"{_kinds_phrase(t.kinds, plural=len(sel) != 1)}")
     missing = None
     if unknown_cap.empty or total >= t.min:
         if total >= t.min:
@@ -968,9 +971,10 @@ def _eval_facility_share(t: FacilityShareTarget, fac: pd.DataFrame) -> TargetRes
     elif hi < t.min_percent:
         status = "not_met"
         more = need - yes
-        gap = f"{more} more {who} {crit_label} (of {n})"
+        noun = "facility" if more == 1 else "facilities"
+        gap = f"{more} more {noun} {crit_label} (of {n})"
         if len(na):
-            gap = f"at least {more - len(na)} (up to {more}) more {who} {crit_label} (of {n})"
+            gap = f"at least {more - len(na)} (up to {more}) more facilities {crit_label} (of {n})"
     else:
         status = "unknown"
         gap = f"between 0 and {need - yes} more {who} {crit_label}, depending on unrecorded values"
