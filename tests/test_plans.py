@@ -424,3 +424,29 @@ def test_outputs_json_csv_html(ninh_thuan, tmp_path):
     paths = write_report(rep, tmp_path / "out")
     assert sorted(p.suffix for p in paths.values()) == [".csv", ".html", ".json"]
     assert all(p.stat().st_size > 500 for p in paths.values())
+
+
+# ---------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------
+
+
+def test_cli_plan_list_and_errors(tmp_path):
+    from typer.testing import CliRunner
+
+    from app.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["plan", "list", "--plans-dir", str(PLANS_DIR)],
+                        env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    for plan_id in EXPECTED_TARGETS:
+        assert plan_id in res.output
+    res = runner.invoke(app, ["plan", "check", "no-such-plan", "--plans-dir", str(PLANS_DIR)])
+    assert res.exit_code == 5  # NotFoundError
+    bad = _write(tmp_path, _GOOD.replace("min = 3", "min = 0"), "bad.toml")
+    res = runner.invoke(app, ["plan", "check", str(bad)])
+    assert res.exit_code == 4  # InvalidDataError
+    res = runner.invoke(app, ["plan", "check", "ninh-thuan-4074-2023", "--plans-dir",
+                              str(PLANS_DIR), "--store", str(tmp_path / "none.gpkg")])
+    assert res.exit_code == 3  # store not found
