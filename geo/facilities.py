@@ -33,6 +33,7 @@ import json
 import math
 import os
 import re
+import sqlite3
 import unicodedata
 import uuid
 from collections.abc import Iterator, Mapping
@@ -241,6 +242,8 @@ def _parse_bool(value: Any) -> tuple[bool | None, str | None]:
     if _blank(value):
         return None, None
     if isinstance(value, bool | np.bool_):
+        return bool(value), None
+    if isinstance(value, int | float | np.integer | np.floating) and value in (0, 1):
         return bool(value), None
     key = fold(str(value))
     if key in _TRUE:
@@ -1461,9 +1464,40 @@ def _store_lock(store: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+_COMMUNES_CACHE: dict[tuple[str, str], gpd.GeoDataFrame] = {}
+
+
+def _layer_stamp(path: Path, layer: str) -> str:
+    """``gpkg_contents.last_change`` of a layer ('' when unknown)."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+            row = con.execute("SELECT last_change FROM gpkg_contents WHERE table_name = ?",
+                              (layer,)).fetchone()
+        return "" if row is None else str(row[0])
+    except sqlite3.Error:
+        return ""
+
+
 def read_communes(store: str | os.PathLike) -> gpd.GeoDataFrame:
-    """Read the new communes needed for validation (codes + polygons)."""
+    """Read the new communes needed for validation (codes + polygons).
+
+    Cached by the layer's ``last_change`` stamp, so registry edits (which
+    rewrite other layers) do not re-read the polygons.  Do not modify the result.
+    """
     path = check_store(store)
+    stamp = _layer_stamp(path, "communes")
+    # a copy of a store keeps the stamp (GDAL writes it with millisecond resolution)
+    key = ("communes", stamp)
+    if stamp and key in _COMMUNES_CACHE:
+        return _COMMUNES_CACHE[key]
+    com = _read_communes(path)
+    if stamp:
+        _COMMUNES_CACHE.clear()
+        _COMMUNES_CACHE[key] = com
+    return com
+
+
+def _read_communes(path: Path) -> gpd.GeoDataFrame:
     try:
         com = pyogrio.read_dataframe(
             path, layer="communes",
