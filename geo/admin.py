@@ -551,6 +551,9 @@ class Territory:
 
 
 _CACHE: dict[tuple, dict] = {}
+# historical names that are no longer the official name of any unit
+_ALIASES: dict[str, tuple[str, str]] = {"thuathienhue": ("pre2025", "46")}
+_DISPLAY_PREFIX = re.compile(r"^(Tỉnh|Thành phố)\s+", re.IGNORECASE)
 _OLD_MARKERS = re.compile(r"\s*[\(\[]\s*(cu|old|pre ?2025|truoc 2025)\s*[\)\]]\s*$")
 
 
@@ -645,6 +648,9 @@ def resolve_territory(
                     if target and target in _name_keys(n)]
             if len(hits) == 1:
                 return _make_territory(tables, e, hits[0])
+        alias = _ALIASES.get(target)
+        if alias and alias[0] in eras:
+            return _make_territory(tables, *alias)
     choices: dict[str, str] = {}
     for e in eras:
         table = tables[layer_of[e]]
@@ -688,7 +694,8 @@ def _make_territory(tables: dict, era: str, code: str) -> Territory:
     new_provs = sorted(set(inside["new_province_code"]))
     names = tables["provinces"].set_index("province_code")["name"]
     into = ", ".join(f"{names.get(p, '?')} ({p})" for p in new_provs)
-    return Territory(code=code, name=str(row["name"]), era="pre2025", province_codes=new_provs,
+    name = _DISPLAY_PREFIX.sub("", str(row["name"]))
+    return Territory(code=code, name=name, era="pre2025", province_codes=new_provs,
                      commune_codes=sorted(weights), geometry=row.geometry,
                      note=f"pre-2025 province, now part of {into}",
                      commune_weights=weights)
