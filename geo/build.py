@@ -326,6 +326,7 @@ def _write_json(path: Path, report: dict) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(report, fh, ensure_ascii=False, indent=1, default=str)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
