@@ -31,6 +31,7 @@ profile speed caps it.  Walking ignores one-way restrictions.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -67,6 +68,7 @@ __all__ = [
     "build_network",
     "canonical_road_class",
     "edge_speed_kph",
+    "read_osm_xml",
 ]
 
 PROFILES: tuple[str, ...] = ("motorbike", "car", "walk")
@@ -637,13 +639,38 @@ def _seconds(length_m: np.ndarray, kph: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- builders
-def _part_from_osm_xml(src: RoadSource, crs: CRS, zone: Any, profile: str) -> _Part:
+def read_osm_xml(path: str | Path, profile: str = "motorbike") -> Any:
+    """Read an OSM XML file with :func:`osmnx.graph_from_xml` (memoised per process).
+
+    Parameters
+    ----------
+    path : path
+        ``.osm`` file.
+    profile : str
+        ``'walk'`` reads every way as two-way; other profiles respect ``oneway``.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        Simplified graph, all components kept.  Shared between callers: do not mutate.
+    """
+    p = Path(path).resolve()
+    st = p.stat()
+    return _read_osm_xml_cached(str(p), st.st_mtime_ns, st.st_size, profile == "walk")
+
+
+@functools.lru_cache(maxsize=4)
+def _read_osm_xml_cached(path: str, _mtime: int, _size: int, bidirectional: bool) -> Any:
     import osmnx as ox
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        g = ox.graph_from_xml(src.path, bidirectional=(profile == "walk"), simplify=True,
-                              retain_all=True)
+        return ox.graph_from_xml(path, bidirectional=bidirectional, simplify=True,
+                                 retain_all=True)
+
+
+def _part_from_osm_xml(src: RoadSource, crs: CRS, zone: Any, profile: str) -> _Part:
+    g = read_osm_xml(src.path, profile)
     nodes = pd.DataFrame(
         [(n, d["x"], d["y"]) for n, d in g.nodes(data=True)], columns=["osmid", "lon", "lat"]
     )
