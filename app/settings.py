@@ -55,3 +55,23 @@ class ServiceSettings(BaseSettings):
     plans_dir: Path | None = None
     map_tiles: str | None = "OpenStreetMap"
     job_workers: int = 1
+
+
+class AnalysisSettings(BaseSettings):
+    """Defaults of the analysis commands.
+
+    Environment: ``PLANNER_ANALYSIS_OUT_DIR``, ``PLANNER_ANALYSIS_DEFAULT_TERRITORY``,
+    ``PLANNER_ANALYSIS_PROFILE``, ``PLANNER_ANALYSIS_MAP_TILES`` (empty = no basemap).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PLANNER_ANALYSIS_")
+
+    out_dir: Path = PROJECT_ROOT / "out"
+    default_territory: str = "Khánh Hòa"
+    profile: str = "motorbike"
+    map_tiles: str = "OpenStreetMap"
+
+
+def analysis_settings() -> AnalysisSettings:
+    """Return the analysis settings read from the environment now."""
+    return AnalysisSettings()

@@ -7,6 +7,7 @@ shared :data:`app` / sub-apps defined in :mod:`app.cli._common`.
 from __future__ import annotations
 
 # command modules register themselves on import (one module per task)
+from app.cli import assess as _assess  # noqa: F401,E402
 from app.cli import data as _data  # noqa: F401,E402
 from app.cli import facilities as _facilities  # noqa: F401,E402
 from app.cli import plan as _plan  # noqa: F401,E402

@@ -1,0 +1,363 @@
+"""Accessibility assessment of a territory: the 2050-vision check end to end.
+
+Ties the pieces together for one territory (a new province or a pre-2025 one):
+territory → its new communes (population scaled to the part inside it) →
+the road network (:func:`geo.network.build_network`) → nearest-facility times
+per commune and kind (:func:`geo.access.commune_access`) → coverage at every
+threshold, unserved communes, the 2050-vision gaps and E2SFCA
+(:mod:`geo.coverage`).  The CLI (``planner assess``), the plan check, the
+siting command and the web service all call :func:`assess_territory`, so they
+see the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo._errors import InvalidDataError
+from geo.access import commune_access, commune_origins, od_matrix
+from geo.admin import Territory, resolve_territory
+from geo.coverage import (
+    DEFAULT_SERVED_MINUTES,
+    THRESHOLDS,
+    coverage_by_threshold,
+    e2sfca,
+    served_flags,
+    vision_2050_gaps,
+)
+from geo.facilities import KINDS
+from geo.network import PROFILES, TravelNetwork, build_network
+from geo.store import read_layer
+
+__all__ = ["Assessment", "assess_territory", "territory_communes", "write_assessment"]
+
+#: Facilities this far outside a territory still serve it (cross-border service).
+FACILITY_REACH_M = 50_000.0
+
+
+@dataclass
+class Assessment:
+    """Result of :func:`assess_territory`.
+
+    Attributes
+    ----------
+    territory : Territory
+        The territory assessed.
+    kind : str
+        Facility kind of the headline figures (``'any'`` = any social-assistance service).
+    threshold : float
+        Served threshold in minutes for ``kind``.
+    profile : str
+        Travel profile.
+    communes : GeoDataFrame
+        The territory's new communes (EPSG:4326) with ``population`` (scaled to the
+        part inside the territory), ``weight``, and for ``kind``: ``minutes``,
+        ``served``, ``nearest_facility_id``, ``travel_model``,
+        ``nearest_location_precision``, ``e2sfca_per_1000`` (NaN where no capacity
+        is known); plus ``minutes_<k>`` for every kind.
+    access : DataFrame
+        Long commune × kind table (contract columns of DESIGN.md) with ``served``
+        at each kind's threshold.
+    coverage : DataFrame
+        Share of communes / population within 15–120 min per kind.
+    gaps : DataFrame
+        The 2050-vision check for the territory (one row).
+    facilities : GeoDataFrame
+        Facilities considered (inside the territory or within 50 km of it).
+    network : TravelNetwork
+        The network used (for OD matrices of the siting models).
+    summary : dict
+        Headline figures and every fallback used (JSON-serialisable).
+    """
+
+    territory: Territory
+    kind: str
+    threshold: float
+    profile: str
+    communes: gpd.GeoDataFrame
+    access: pd.DataFrame
+    coverage: pd.DataFrame
+    gaps: pd.DataFrame
+    facilities: gpd.GeoDataFrame
+    network: TravelNetwork
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def unserved(self) -> gpd.GeoDataFrame:
+        """Communes not served within the threshold, most populous first."""
+        out = self.communes[~self.communes["served"]]
+        return out.sort_values("population", ascending=False)
+
+
+def territory_communes(store: str | Path, territory: Territory) -> gpd.GeoDataFrame:
+    """New communes of a territory, population scaled to the part inside it.
+
+    Parameters
+    ----------
+    store : path
+        The GeoPackage store.
+    territory : Territory
+        From :func:`geo.admin.resolve_territory`.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``communes`` layer rows of the territory with ``weight`` (share of the
+        commune's 2019 population inside the territory) and ``population``
+        multiplied by it; ``population_full`` keeps the whole commune's figure.
+    """
+    codes = "','".join(territory.province_codes)
+    communes = read_layer(store, "communes", where=f"province_code IN ('{codes}')")
+    communes = communes[communes["commune_code"].isin(territory.commune_codes)].copy()
+    weights = pd.Series(territory.commune_weights, dtype=float)
+    communes["weight"] = communes["commune_code"].map(weights).fillna(1.0).clip(0.0, 1.0)
+    full = pd.to_numeric(communes["population"], errors="coerce").fillna(0.0)
+    communes["population_full"] = full.round().astype("int64")
+    communes["population"] = (full * communes["weight"]).round().astype("int64")
+    return communes.reset_index(drop=True)
+
+
+def _nearby_facilities(
+    store: str | Path, communes: gpd.GeoDataFrame, statuses: tuple[str, ...]
+) -> gpd.GeoDataFrame:
+    facilities = read_layer(store, "facilities")
+    facilities = facilities[facilities["status"].isin(statuses)]
+    if facilities.empty:
+        return facilities
+    crs = communes.estimate_utm_crs()
+    zone = communes.to_crs(crs).geometry.union_all().buffer(FACILITY_REACH_M)
+    inside = facilities.to_crs(crs).within(zone).to_numpy()
+    return facilities[inside].reset_index(drop=True)
+
+
+def _e2sfca_per_commune(
+    network: TravelNetwork,
+    communes: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    catchment_min: float,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    capacity = pd.to_numeric(facilities["capacity"], errors="coerce")
+    info: dict[str, Any] = {"catchment_min": catchment_min, "facilities": len(facilities)}
+    if facilities.empty or capacity.notna().sum() == 0:
+        info.update(used=0, ignored=len(facilities), note="no facility with a known capacity")
+        return np.full(len(communes), np.nan), info
+    origins = commune_origins(communes)
+    minutes, _ = od_matrix(network, origins, facilities, limit_s=catchment_min * 60.0)
+    result = e2sfca(minutes, capacity.to_numpy(), communes["population"].to_numpy(),
+                    catchment_min=catchment_min)
+    info.update(used=result.n_used, ignored=result.n_ignored,
+                note=f"{result.n_ignored} facilities without a known capacity ignored")
+    return result.ratio_per_1000, info
+
+
+def assess_territory(
+    store: str | Path,
+    territory: str | Territory,
+    sources_dir: str | Path,
+    *,
+    kind: str = "any",
+    threshold: float | None = None,
+    profile: str = "motorbike",
+    origin: str = "centre",
+    statuses: tuple[str, ...] = ("operating",),
+    cache_dir: str | Path | None = None,
+    progress: bool = False,
+) -> Assessment:
+    """Assess access to social-assistance facilities in every commune of a territory.
+
+    Parameters
+    ----------
+    store : path
+        The GeoPackage store.
+    territory : str or Territory
+        New or pre-2025 province name or code (see :func:`geo.admin.resolve_territory`).
+    sources_dir : path
+        Directory of the road sources (``roads/`` inside it).
+    kind : str
+        Facility kind of the headline figures and the map (``'any'`` by default).
+    threshold : float, optional
+        Served threshold in minutes for ``kind``; default
+        :data:`geo.coverage.DEFAULT_SERVED_MINUTES` (other kinds keep their defaults).
+    profile : {'motorbike', 'car', 'walk'}
+        Travel profile.
+    origin : {'centre', 'pop_weighted'}
+        Commune origin point (see :func:`geo.access.commune_origins`).
+    statuses : tuple of str
+        Facility statuses that count (default: operating only).
+    cache_dir : path, optional
+        Network cache directory.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    Assessment
+    """
+    if kind != "any" and kind not in KINDS:
+        raise InvalidDataError(f"unknown kind {kind!r}; expected 'any' or one of {KINDS}",
+                               [{"field": "kind", "reason": f"unknown kind {kind!r}"}])
+    if profile not in PROFILES:
+        raise InvalidDataError(f"unknown profile {profile!r}; expected one of {list(PROFILES)}",
+                               [{"field": "profile", "reason": f"unknown profile {profile!r}"}])
+    terr = territory if isinstance(territory, Territory) else resolve_territory(store, territory)
+    thresholds = dict(DEFAULT_SERVED_MINUTES)
+    if threshold is not None:
+        if not float(threshold) > 0:
+            raise InvalidDataError(f"threshold must be positive, got {threshold!r}",
+                                   [{"field": "threshold", "reason": "not positive"}])
+        thresholds[kind] = float(threshold)
+    t_kind = thresholds[kind]
+
+    communes = territory_communes(store, terr)
+    facilities = _nearby_facilities(store, communes, statuses)
+    area = gpd.GeoSeries([communes.geometry.make_valid().union_all()], crs=communes.crs)
+    network = build_network(area, sources_dir, profile=profile, cache_dir=cache_dir,
+                            progress=progress)
+    access = commune_access(network, communes, facilities, kinds=KINDS, origin=origin,
+                            statuses=None)
+    access["served"] = served_flags(access, thresholds).to_numpy()
+    access["threshold_min"] = access["kind"].map(thresholds)
+
+    head = access[access["kind"] == kind].set_index("commune_code")
+    out = communes.copy()
+    for col in ("minutes", "served", "nearest_facility_id", "travel_model",
+                "nearest_location_precision"):
+        out[col] = out["commune_code"].map(head[col])
+    out["served"] = out["served"].fillna(False).astype(bool)
+    wide = access.pivot(index="commune_code", columns="kind", values="minutes")
+    for k in wide.columns:
+        out[f"minutes_{k}"] = out["commune_code"].map(wide[k])
+    fac_kind = facilities if kind == "any" else facilities[facilities["kind"] == kind]
+    ratio, e2 = _e2sfca_per_commune(network, out, fac_kind.reset_index(drop=True), t_kind)
+    out["e2sfca_per_1000"] = ratio
+
+    coverage = coverage_by_threshold(access, out.set_index("commune_code")["population"],
+                                     THRESHOLDS)
+    group = pd.DataFrame({"commune_code": out["commune_code"], "territory": terr.key,
+                          "population": out["population"]})
+    gaps = vision_2050_gaps(access, group, threshold=thresholds["any"], group_by="territory")
+    summary = _summary(terr, kind, t_kind, profile, origin, out, access, coverage, gaps,
+                       facilities, network, e2)
+    return Assessment(territory=terr, kind=kind, threshold=t_kind, profile=profile,
+                      communes=out, access=access, coverage=coverage, gaps=gaps,
+                      facilities=facilities, network=network, summary=summary)
+
+
+def _summary(
+    terr: Territory, kind: str, threshold: float, profile: str, origin: str,
+    communes: gpd.GeoDataFrame, access: pd.DataFrame, coverage: pd.DataFrame,
+    gaps: pd.DataFrame, facilities: gpd.GeoDataFrame, network: TravelNetwork,
+    e2: dict[str, Any],
+) -> dict[str, Any]:
+    pop = float(communes["population"].sum())
+    served = communes["served"].to_numpy()
+    cov = coverage[coverage["kind"] == kind].set_index("threshold_min")
+    precision = facilities["location_precision"].value_counts().to_dict()
+    n_approx = int(len(facilities) - precision.get("exact", 0))
+    models = communes["travel_model"].fillna("none").value_counts().to_dict()
+    fallbacks = []
+    if network.is_empty:
+        fallbacks.append("no road covers the territory: straight-line travel at the "
+                         "off-road speed for every trip")
+    if models.get("straight_line"):
+        fallbacks.append(f"{models['straight_line']} communes reach their nearest facility "
+                         "only by the straight-line (off-road) model")
+    if n_approx:
+        fallbacks.append(f"{n_approx} of {len(facilities)} facilities have only approximate "
+                         "(commune/district/province) locations")
+    if (communes["weight"] < 0.999).any():
+        fallbacks.append(f"{int((communes['weight'] < 0.999).sum())} communes lie only partly "
+                         "in the territory; their population is scaled by the crosswalk share")
+    g = gaps.iloc[0] if len(gaps) else None
+    return {
+        "territory": terr.name, "territory_key": terr.key, "era": terr.era,
+        "territory_note": terr.note, "kind": kind, "threshold_min": threshold,
+        "profile": profile, "origin": origin, "communes": len(communes),
+        "population": int(pop),
+        "served_communes": int(served.sum()),
+        "served_population": int(communes.loc[served, "population"].sum()),
+        "share_communes_served": float(served.mean()) if len(served) else float("nan"),
+        "share_population_served": float(communes.loc[served, "population"].sum() / pop)
+        if pop else float("nan"),
+        "coverage": {
+            f"{int(t)}min": {"share_communes": float(r.share_communes),
+                             "share_population": float(r.share_population)}
+            for t, r in cov.iterrows()
+        },
+        "vision_2050": {
+            "threshold_min": float(g.threshold_min) if g is not None else None,
+            "unserved_communes": int(g.unserved_communes) if g is not None else None,
+            "unserved_population": int(g.unserved_population) if g is not None else None,
+        },
+        "facilities": len(facilities),
+        "facilities_by_kind": facilities["kind"].value_counts().to_dict(),
+        "facilities_by_precision": precision,
+        "facilities_approximate": n_approx,
+        "travel_model_communes": models,
+        "network": network.summary,
+        "e2sfca": e2,
+        "fallbacks": fallbacks,
+    }
+
+
+def write_assessment(
+    assessment: Assessment, out_dir: str | Path, *, tiles: str | None = "OpenStreetMap"
+) -> dict[str, Path]:
+    """Write the GeoPackage, CSV summaries, JSON summary and the HTML map.
+
+    Parameters
+    ----------
+    assessment : Assessment
+        From :func:`assess_territory`.
+    out_dir : path
+        Output directory (created).
+    tiles : str or None
+        Map background tiles (``None`` for an offline map with no basemap).
+
+    Returns
+    -------
+    dict
+        ``{'gpkg', 'coverage_csv', 'communes_csv', 'unserved_csv', 'summary_json',
+        'map_html'}`` → paths.
+    """
+    from geo.maps import coverage_map, save_map  # folium only when writing maps
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    a = assessment
+    stem = f"{a.territory.era}_{a.territory.code}_{a.kind}"
+    paths = {
+        "gpkg": out / f"{stem}.gpkg",
+        "coverage_csv": out / f"{stem}_coverage.csv",
+        "communes_csv": out / f"{stem}_communes.csv",
+        "unserved_csv": out / f"{stem}_unserved.csv",
+        "summary_json": out / f"{stem}_summary.json",
+        "map_html": out / f"{stem}_map.html",
+    }
+    communes = a.communes.drop(columns=["before_merger"], errors="ignore")
+    tmp = paths["gpkg"].with_suffix(".tmp.gpkg")
+    tmp.unlink(missing_ok=True)
+    communes.to_file(tmp, layer="communes", driver="GPKG")
+    if len(a.facilities):
+        a.facilities.to_file(tmp, layer="facilities", driver="GPKG")
+    tmp.replace(paths["gpkg"])
+    a.coverage.to_csv(paths["coverage_csv"], index=False)
+    table = pd.DataFrame(communes.drop(columns="geometry"))
+    table.to_csv(paths["communes_csv"], index=False)
+    table[~table["served"]].sort_values("population", ascending=False).to_csv(
+        paths["unserved_csv"], index=False)
+    paths["summary_json"].write_text(
+        json.dumps(a.summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    title = (f"{a.territory.name} ({'trước 2025' if a.territory.era == 'pre2025' else '2025'})"
+             f" — {a.kind}, ≤ {a.threshold:g} min, {a.profile}")
+    fmap = coverage_map(a.communes, a.facilities, threshold=a.threshold, title=title,
+                        kind=a.kind, tiles=tiles)
+    save_map(fmap, paths["map_html"])
+    return paths
