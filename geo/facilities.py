@@ -1065,6 +1065,7 @@ def _validate(
     first_seen: dict[str, Any] = {}
     geom_ok = pd.Series(False, index=gdf.index)
     outside: list[Any] = []
+    out_of_range: list[Any] = []
     for i in gdf.index:
         fid = _text(ids.loc[i])
         if fid is not None:
@@ -1122,7 +1123,7 @@ def _validate(
             hint = (" — lon/lat look swapped" if _in_boxes(lat, lon)
                     else " — projected coordinates? check the CRS")
             add(i, "geometry", f"coordinates ({lon:g}, {lat:g}) out of lon/lat range{hint}")
-            outside.append(i)
+            out_of_range.append(i)
             continue
         geom_ok.loc[i] = True
     ok_idx = geom_ok.index[geom_ok]
@@ -1156,8 +1157,9 @@ def _validate(
                     add(i, "commune_code",
                         f"point lies in commune {where.at[i, 'commune_code']}, "
                         f"{d / 1000:.1f} km from commune {given}")
-    n_geom = int(geom_ok.sum()) + len(outside)
-    if outside and len(outside) == n_geom and n_geom >= 1 and not declared.equals(STORED_CRS):
+    n_geom = int(geom_ok.sum()) + len(out_of_range)
+    n_bad = len(outside) + len(out_of_range)
+    if n_geom and n_bad == n_geom and not declared.equals(STORED_CRS):
         raise CRSError(
             f"{file}: no point falls in Vietnam after transforming from the declared CRS "
             f"{declared.to_string()}; the declared CRS is probably wrong",

@@ -31,7 +31,7 @@ from geo.facilities import (
     seed_registry,
     update_facility,
 )
-from geo.store import write_store
+from geo.store import read_report
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 REGISTRY = DATA / "facilities" / "registry_sourced.csv"
@@ -56,29 +56,10 @@ def seeded(sources: dict) -> tuple[gpd.GeoDataFrame, dict]:
                          sources["crosswalk"])
 
 
-def build_minimal_store(path: Path, sources: dict, seeded: gpd.GeoDataFrame) -> Path:
-    """A store with the layers the registry needs, from the real sources."""
-    com = sources["communes"].copy()
-    com["geometry"] = com.geometry.make_valid()
-    units = sources["units"].rename(columns={"commune_name": "name"})
-    write_store(path, {
-        "communes": com[["commune_code", "name", "province_code", "province_name",
-                         "centre_lon", "centre_lat", "geometry"]],
-        "communes_pre2025": units,
-        "crosswalk": sources["crosswalk"],
-        "facilities": seeded,
-    })
-    return path
-
-
 @pytest.fixture(scope="module")
-def base_store(request, tmp_path_factory, sources, seeded) -> Path:
-    """The shared session store when it exists, else a minimal one built here."""
-    try:
-        return Path(request.getfixturevalue("store_path"))
-    except pytest.FixtureLookupError:
-        path = tmp_path_factory.mktemp("facstore") / "planner.gpkg"
-        return build_minimal_store(path, sources, seeded[0])
+def base_store(store_path: Path) -> Path:
+    """The session store (read-only; tests work on copies)."""
+    return store_path
 
 
 @pytest.fixture
@@ -208,6 +189,18 @@ def test_find_duplicates_numbers_differ():
         "province_code": ["01"] * 3,
     })
     assert [d["ids"] for d in find_duplicates(df)] == [["a", "c"]]
+
+
+def test_store_registry_layer(base_store):
+    """The built store holds the seeded registry and its report."""
+    gdf = read_facilities(base_store)
+    assert len(gdf) == 148
+    reg = gdf[gdf["id"].str.startswith("reg-")]
+    assert reg["location_precision"].value_counts().to_dict() == {
+        "commune": 54, "province": 52, "district": 30}
+    fac = read_report(base_store)["facilities"]
+    assert fac["placed"] == {"commune": 54, "district": 30, "province": 52}
+    assert fac["unplaced"] == [] and fac["osm_kept"] == 12
 
 
 # --------------------------------------------------------------------------- import / export
