@@ -300,6 +300,11 @@ class SitingResult:
         ``HiGHS x.y.z`` or ``greedy`` / ``greedy+1swap``.
     greedy_objective, greedy_gap : float or None
         For exact solves that used a greedy warm start: its objective and gap.
+    rounds : int
+        MILPs solved (the uncapacitated p-median refines its truncation).
+    assignment : ndarray of object or None
+        Facility id serving each demand point (nearest open, or largest share when
+        capacitated).
     """
 
     model: str
@@ -320,6 +325,7 @@ class SitingResult:
     travel_model: str = "unknown"
     greedy_objective: float | None = None
     greedy_gap: float | None = None
+    rounds: int = 1
     assignment: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -615,31 +621,74 @@ def greedy_lscp(problem: SitingProblem, threshold: float | None = None) -> Sitin
     )
 
 
-def _greedy_lscp_cols(problem: SitingProblem, t: float) -> list[int]:
+def _reduce_cover(a: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """Drop dominated rows and columns of a unit-cost set-cover matrix.
+
+    A row whose cover set contains another row's is implied by it; a column whose
+    covered rows are a subset of another column's is never needed.  Equal sets keep
+    the lowest index.  Repeats until nothing changes.  Returns the reduced matrix
+    and the kept row and column indices.
+    """
+    a = sp.csr_matrix(a, dtype=np.int32)
+    rows = np.arange(a.shape[0])
+    cols = np.arange(a.shape[1])
+    while True:
+        changed = False
+        at = a.T.tocsr()
+        sizes = np.asarray(at.sum(axis=1)).ravel()
+        s = (at @ at.T).tocoo()
+        dom = (s.row != s.col) & (s.data == sizes[s.row])
+        dom &= (sizes[s.row] < sizes[s.col]) | (s.row > s.col)
+        drop = np.union1d(np.unique(s.row[dom]), np.nonzero(sizes == 0)[0])
+        if drop.size:
+            keep = np.setdiff1d(np.arange(a.shape[1]), drop)
+            a, cols, changed = a[:, keep], cols[keep], True
+        sizes = np.asarray(a.sum(axis=1)).ravel()
+        s = (a @ a.T).tocoo()
+        dom = (s.row != s.col) & (s.data == sizes[s.col])
+        dom &= (sizes[s.row] > sizes[s.col]) | (s.row > s.col)
+        drop = np.unique(s.row[dom])
+        if drop.size:
+            keep = np.setdiff1d(np.arange(a.shape[0]), drop)
+            a, rows, changed = a[keep], rows[keep], True
+        if not changed:
+            return a.tocsr(), rows, cols
+
+
+def _lscp_reduced(problem: SitingProblem, t: float) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Reduced cover matrix of the demand not served today, and its candidate columns."""
     bad = _uncoverable(problem, t)
     if bad.size:
         _raise_uncoverable(problem, bad, t)
     rows = np.nonzero(~(problem.existing_minutes() <= t))[0]
-    if rows.size == 0:
-        return []
-    a = (problem.cost[rows] <= t).astype(np.float64)
-    w = problem.weights[rows]
-    wscale = 1.0 / (w.sum() + 1.0)
-    uncovered = np.ones(rows.size, dtype=np.float64)
+    a = sp.csr_matrix(problem.cost[rows] <= t, dtype=np.int32)
+    red, _, cols = _reduce_cover(a)
+    return red, cols
+
+
+def _greedy_cover(a: sp.csr_matrix) -> list[int]:
+    """Greedy set cover (most uncovered rows first) + redundancy removal; column indices."""
+    dense = a.toarray().astype(np.float64)
+    uncovered = np.ones(dense.shape[0])
     chosen: list[int] = []
     while uncovered.any():
-        score = uncovered @ a + (uncovered * w * wscale) @ a
-        c = int(np.argmax(score))
+        c = int(np.argmax(uncovered @ dense))
         chosen.append(c)
-        uncovered[a[:, c] > 0] = 0.0
-    # drop sites made redundant by later ones (last added kept first)
-    count = a[:, chosen].sum(axis=1)
+        uncovered[dense[:, c] > 0] = 0.0
+    count = dense[:, chosen].sum(axis=1)
     for c in list(chosen):
-        col = a[:, c] > 0
+        col = dense[:, c] > 0
         if np.all(count[col] >= 2):
             chosen.remove(c)
-            count -= a[:, c]
+            count -= dense[:, c]
     return chosen
+
+
+def _greedy_lscp_cols(problem: SitingProblem, t: float) -> list[int]:
+    red, cols = _lscp_reduced(problem, t)
+    if red.shape[0] == 0:
+        return []
+    return [int(cols[c]) for c in _greedy_cover(red)]
 
 
 def solve_lscp(
@@ -690,31 +739,31 @@ def solve_lscp(
         _raise_uncoverable(problem, bad, t)
     if capacitated:
         return _solve_clscp(problem, t, time_limit, mip_rel_gap, t_build)
-    rows = np.nonzero(~(problem.existing_minutes() <= t))[0]
-    greedy_cols = _greedy_lscp_cols(problem, t) if warm_start else None
-    if rows.size == 0:
+    red, useful = _lscp_reduced(problem, t)
+    greedy_local = _greedy_cover(red) if (warm_start and red.shape[0]) else []
+    greedy_cols = [int(useful[c]) for c in greedy_local] if warm_start else None
+    if red.shape[0] == 0:
         return _make_result(
             problem, "lscp", "exact", "optimal", 0, [], t, 0.0,
             build_seconds=time.perf_counter() - t_build, gap=0.0, bound=0.0,
             solver=_highs_version(), greedy_objective=0.0 if warm_start else None,
             greedy_gap=0.0 if warm_start else None,
         )  # fmt: skip
-    a = sp.csc_matrix(problem.cost[rows] <= t, dtype=np.float64)
-    useful = np.nonzero(np.diff(a.indptr) > 0)[0]
-    a = a[:, useful]
-    m = useful.size
+    a = red.tocsc().astype(np.float64)
+    m, r = a.shape[1], a.shape[0]
     milp = _Milp(
         a=a,
         col_cost=np.ones(m),
         col_lower=np.zeros(m),
         col_upper=np.ones(m),
-        row_lower=np.ones(rows.size),
-        row_upper=np.full(rows.size, np.inf),
+        row_lower=np.ones(r),
+        row_upper=np.full(r, np.inf),
         integer=np.ones(m, bool),
     )
     start = None
-    if greedy_cols is not None:
-        start = np.isin(useful, greedy_cols).astype(np.float64)
+    if warm_start:
+        start = np.zeros(m)
+        start[greedy_local] = 1.0
     build = time.perf_counter() - t_build
     x, obj, bound, gap, secs = _solve_milp(milp, time_limit, mip_rel_gap, start, "LSCP")
     cols = useful[x > 0.5]
@@ -1160,7 +1209,7 @@ def solve_pmedian(
     p = _check_p(problem, p)
     t = _threshold(problem, None, required=False)
     t_build = time.perf_counter()
-    n, m = problem.n_demand, problem.n_candidates
+    m = problem.n_candidates
     reach = np.isfinite(problem.cost).any(axis=1) | np.isfinite(problem.existing_minutes())
     if not reach.all():
         bad = np.nonzero(~reach)[0]
@@ -1197,73 +1246,147 @@ def solve_pmedian(
             capacitated=True, assignment=_assignment_ids(problem, x, dem, fac),
         )  # fmt: skip
 
+    return _solve_pmedian_uncap(problem, p, t, time_limit, mip_rel_gap, warm_start, t_build)
+
+
+def _pmedian_truncated(
+    problem: SitingProblem,
+    p: int,
+    k_keep: np.ndarray,
+    order: np.ndarray,
+    sorted_d: np.ndarray,
+    kmax: np.ndarray,
+) -> tuple[_Milp, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """p-median restricted to each demand's ``k_keep`` nearest candidates.
+
+    Columns: y (m) | x pairs (q) | g slack (one per demand that has one).  The slack
+    ``g_i`` stands for "served farther": by the nearest existing facility when all
+    useful candidates are kept (exact), else charged the next candidate's minutes
+    (a lower bound, so the restricted model is a relaxation of the full one).
+    Returns the model, the pair (demand, candidate, minutes) arrays and the slack rows.
+    """
+    n, m = problem.n_demand, problem.n_candidates
     w = problem.weights
     ex_min = problem.existing_minutes()
-    cost = problem.cost
-    # keep candidate pairs strictly closer than the nearest existing facility ...
-    keep = np.isfinite(cost) & (cost < ex_min[:, None])
-    # ... and within each demand's (m - p + 1) nearest candidates
-    kth = m - p + 1
-    if kth < m:
-        part = np.partition(np.where(np.isfinite(cost), cost, np.inf), kth - 1, axis=1)
-        keep &= cost <= part[:, kth - 1 : kth]
-    di, fj = np.nonzero(keep)
-    ei = np.nonzero(np.isfinite(ex_min))[0]  # assignment to the nearest existing
-    q, qe = di.size, ei.size
-    # columns: y (m) | x pairs (q) | x existing (qe)
-    # rows: assignment (n) ; linking x_ij - y_j <= 0 (q) ; sum y = p (1)
+    di, pos = np.nonzero(np.arange(m)[None, :] < k_keep[:, None])
+    fj = order[di, pos]
+    pc = sorted_d[di, pos]
+    nxt = sorted_d[np.arange(n), np.minimum(k_keep, m - 1)]
+    slack_cost = np.where(k_keep < kmax, nxt, ex_min)
+    gi = np.nonzero(np.isfinite(slack_cost))[0]
+    q, ng = di.size, gi.size
     xcol = m + np.arange(q)
-    ecol = m + q + np.arange(qe)
-    r_idx = np.concatenate([di, ei, n + np.arange(q), n + np.arange(q), np.full(m, n + q)])
-    c_idx = np.concatenate([xcol, ecol, xcol, fj, np.arange(m)])
-    vals = np.concatenate([np.ones(q + qe), np.ones(q), -np.ones(q), np.ones(m)])
-    a = sp.csc_matrix((vals, (r_idx, c_idx)), shape=(n + q + 1, m + q + qe))
+    gcol = m + q + np.arange(ng)
+    r_idx = np.concatenate([di, gi, n + np.arange(q), n + np.arange(q), np.full(m, n + q)])
+    c_idx = np.concatenate([xcol, gcol, xcol, fj, np.arange(m)])
+    vals = np.concatenate([np.ones(q + ng), np.ones(q), -np.ones(q), np.ones(m)])
+    a = sp.csc_matrix((vals, (r_idx, c_idx)), shape=(n + q + 1, m + q + ng))
     milp = _Milp(
         a=a,
-        col_cost=np.concatenate([np.zeros(m), w[di] * cost[di, fj], w[ei] * ex_min[ei]]),
-        col_lower=np.zeros(m + q + qe),
-        col_upper=np.ones(m + q + qe),
+        col_cost=np.concatenate([np.zeros(m), w[di] * pc, w[gi] * slack_cost[gi]]),
+        col_lower=np.zeros(m + q + ng),
+        col_upper=np.ones(m + q + ng),
         row_lower=np.concatenate([np.ones(n), np.full(q, -np.inf), [p]]),
         row_upper=np.concatenate([np.ones(n), np.zeros(q), [p]]),
-        integer=np.concatenate([np.ones(m, bool), np.zeros(q + qe, bool)]),
+        integer=np.concatenate([np.ones(m, bool), np.zeros(q + ng, bool)]),
     )
-    g_cols, g_obj, start = None, None, None
+    return milp, di, fj, pc, gi
+
+
+def _pmedian_start(y: np.ndarray, n: int, di, fj, gi, pc) -> np.ndarray | None:
+    """Column values of the restricted p-median for the open set ``y``."""
+    m = y.size
+    q = di.size
+    pair_open = y[fj] > 0.5
+    best = np.full(n, np.inf)
+    np.minimum.at(best, di, np.where(pair_open, pc, np.inf))
+    first = np.full(n, -1)
+    hit = np.nonzero(pair_open & (pc == best[di]))[0]
+    first[di[hit[::-1]]] = hit[::-1]
+    xs = np.zeros(q)
+    xs[first[first >= 0]] = 1.0
+    g = np.zeros(gi.size)
+    g[first[gi] < 0] = 1.0
+    has_slack = np.zeros(n, bool)
+    has_slack[gi] = True
+    if np.any((first < 0) & ~has_slack):
+        return None
+    return np.concatenate([y[:m], xs, g])
+
+
+def _solve_pmedian_uncap(
+    problem: SitingProblem,
+    p: int,
+    t: float | None,
+    time_limit: float | None,
+    mip_rel_gap: float | None,
+    warm_start: bool,
+    t_build: float,
+) -> SitingResult:
+    """Uncapacitated p-median by iterated truncation (near-far allocation, exact).
+
+    Each demand point keeps its nearest candidates that are closer than its
+    nearest existing facility, at most ``m - p + 1`` of them (one of those is
+    always open).  Starting from the ranks the greedy solution needs, demand
+    points whose slack is used while more candidates remain get twice as many,
+    until no inexact slack is used: the restricted optimum is then the optimum.
+    """
+    n, m = problem.n_demand, problem.n_candidates
+    cost = problem.cost
+    ex_min = problem.existing_minutes()
+    eff = np.where(np.isfinite(cost) & (cost < ex_min[:, None]), cost, np.inf)
+    order = np.argsort(eff, axis=1, kind="stable")
+    sorted_d = np.take_along_axis(eff, order, axis=1)
+    kmax = np.minimum(np.isfinite(sorted_d).sum(axis=1), m - p + 1)
+    g_cols, g_obj, y0 = None, None, None
+    k_keep = np.minimum(kmax, 8)
     if warm_start:
         g_cols = _pmedian_greedy_cols(problem, p, swap=True)
         g_obj = _pmedian_value(problem, g_cols)
-        if np.isfinite(g_obj):
-            y = np.zeros(m)
-            y[g_cols] = 1.0
-            # nearest open per demand among kept pairs, else existing
-            pair_cost = np.where(y[fj] > 0, cost[di, fj], np.inf)
-            best = np.full(n, np.inf)
-            np.minimum.at(best, di, pair_cost)
-            use_ex = np.zeros(n, bool)
-            use_ex[ei] = ex_min[ei] <= best[ei]
-            xs = np.zeros(q)
-            chosen_pair = np.full(n, -1)
-            cand = np.nonzero((y[fj] > 0) & ~use_ex[di] & (pair_cost == best[di]))[0]
-            chosen_pair[di[cand[::-1]]] = cand[::-1]  # first matching pair per demand
-            ok = chosen_pair >= 0
-            xs[chosen_pair[ok]] = 1.0
-            xe = use_ex[ei].astype(float)
-            if np.all(ok | use_ex):
-                start = np.concatenate([y, xs, xe])
+        y0 = np.zeros(m)
+        y0[g_cols] = 1.0
+        rank = np.full(n, -1)
+        open_sorted = y0[order] > 0.5
+        has = open_sorted.any(axis=1)
+        rank[has] = open_sorted[has].argmax(axis=1)
+        k_keep = np.minimum(kmax, np.maximum(k_keep, 2 * (rank + 1)))
     build = time.perf_counter() - t_build
-    try:
-        x, obj, bound, gap, secs = _solve_milp(milp, time_limit, mip_rel_gap, start, "p-median")
-    except InfeasibleError as exc:
-        raise InfeasibleError(
-            f"{exc}: no choice of {p} new sites reaches every demand point"
-        ) from exc
+    secs_total = 0.0
+    rounds = 0
+    while True:
+        rounds += 1
+        t_b = time.perf_counter()
+        milp, di, fj, pc, gi = _pmedian_truncated(problem, p, k_keep, order, sorted_d, kmax)
+        start = None if y0 is None else _pmedian_start(y0, n, di, fj, gi, pc)
+        build += time.perf_counter() - t_b
+        try:
+            x, obj, bound, gap, secs = _solve_milp(
+                milp, time_limit, mip_rel_gap, start, "p-median"
+            )
+        except InfeasibleError as exc:
+            raise InfeasibleError(
+                f"{exc}: no choice of {p} new sites reaches every demand point"
+            ) from exc
+        secs_total += secs
+        if time_limit is not None:
+            time_limit = max(time_limit - secs, 1e-3)
+        q = di.size
+        used = gi[x[m + q :] > 0.5]
+        inexact = used[k_keep[used] < kmax[used]]
+        if inexact.size == 0:
+            break
+        k_keep[inexact] = np.minimum(kmax[inexact], 2 * k_keep[inexact] + 1)
+        y0 = np.round(x[:m])
     cols = np.nonzero(x[:m] > 0.5)[0]
     obj = _pmedian_value(problem, cols)
-    return _make_result(
-        problem, "pmedian", "exact", "optimal", obj, cols, t, secs, p=p,
+    res = _make_result(
+        problem, "pmedian", "exact", "optimal", obj, cols, t, secs_total, p=p,
         build_seconds=build, gap=gap, bound=bound, solver=_highs_version(),
         greedy_objective=g_obj,
         greedy_gap=_rel_gap(g_obj, obj, "min") if g_obj is not None else None,
+        rounds=rounds,
     )  # fmt: skip
+    return res
 
 
 # --------------------------------------------------------------------------- dispatch
