@@ -1332,10 +1332,11 @@ def plan_territory(plan: Plan, store: str | Path) -> tuple[pd.DataFrame, str]:
     sel = sel[["commune_code", "population", "weight"]].reset_index(drop=True)
     if terr.era == "pre2025":
         partial = int((sel["weight"] < 0.999).sum())
+        how = (f" ({partial} only partly; their population is scaled to the part that lay in "
+               f"{terr.name})" if partial else " (all of them wholly)")
         note = (f"{terr.name} ({terr.note}), as written in the plan, evaluated on today's map: "
                 f"{len(sel)} new communes received part of it through the 1 July 2025 "
-                f"crosswalk ({partial} only partly; their population is scaled to the part "
-                f"that lay in {terr.name}).")
+                f"crosswalk{how}.")
     else:
         note = f"{terr.name}: {terr.note}."
     return sel, note

@@ -450,3 +450,53 @@ def test_cli_plan_list_and_errors(tmp_path):
     res = runner.invoke(app, ["plan", "check", "ninh-thuan-4074-2023", "--plans-dir",
                               str(PLANS_DIR), "--store", str(tmp_path / "none.gpkg")])
     assert res.exit_code == 3  # store not found
+
+
+# ---------------------------------------------------------------------------
+# the real store
+# ---------------------------------------------------------------------------
+
+
+def test_ninh_thuan_4074_on_the_real_store(store_path):
+    """Hand-checked: the sourced registry has three Ninh Thuận rows (Trung tâm Công tác xã hội
+    tỉnh Ninh Thuận, capacity 176; Cơ sở BTXH Phúc Lạc and Trần Châu, non-public, no
+    capacity), no drug rehabilitation, elderly or children's facility, and no OSM facility
+    falls in the former province."""
+    from geo.plans import evaluate_plan_on_store
+
+    plan = load_plan(PLANS_DIR / "ninh_thuan_4074_2023.toml")
+    rep = evaluate_plan_on_store(plan, store_path, year=2026, today=TODAY)
+    r = _by_id(rep)
+    assert "Khánh Hòa (56)" in rep.territory_note and "today's map" in rep.territory_note
+    assert sorted(r["network-total-2030"].details["facilities"]) == [
+        "Cơ sở Bảo trợ xã hội Phúc Lạc", "Cơ sở Bảo trợ xã hội Trần Châu",
+        "Trung tâm Công tác xã hội tỉnh Ninh Thuận"]
+    expected = {
+        "network-total-2030": ("not_met", "4 more facilities"),
+        "network-drug-rehab-2030": ("not_met", "1 more drug rehabilitation facility"),
+        "network-social-work-centre-2030": ("met", "none"),
+        "network-elderly-care-2030": ("not_met", "3 more elderly-care facilities"),
+        "network-children-care-2030": ("not_met", "2 more children's care facilities"),
+        "rehab-capacity-2030": ("not_met", "capacity short by 200 places"),
+    }
+    assert {k: (r[k].status, r[k].gap) for k in expected} == expected
+    care = r["care-capacity-2030"]  # 176 known, two capacities missing: cannot decide
+    assert care.status == "unknown" and care.measured == 176
+    assert "Phúc Lạc" in care.missing and "Trần Châu" in care.missing
+    for tid in ("accessibility-criteria-2030", "non-public-strengthened-2030"):
+        assert r[tid].status == "unknown" and "registry field" in r[tid].missing
+    assert rep.status_counts() == {"met": 1, "not_met": 5, "unknown": 7}
+
+
+def test_kon_tum_787_on_the_real_store(store_path):
+    """Hand-checked: Trung tâm Bảo trợ và Công tác xã hội tỉnh Kon Tum cares for 163 people in
+    the registry (137 short of 300); Cô Nhi Viện Vinh Sơn 2 has no recorded capacity."""
+    from geo.plans import evaluate_plan_on_store
+
+    plan = load_plan(PLANS_DIR / "kon_tum_787_2018.toml")
+    r = _by_id(evaluate_plan_on_store(plan, store_path, today=TODAY))
+    per = r["capacity-per-facility-2020"]
+    assert per.status == "not_met"
+    assert per.gap == "Trung tâm Bảo trợ và Công tác xã hội tỉnh Kon Tum short by 137 places"
+    assert per.missing == "the capacity of Cô Nhi Viện Vinh Sơn 2"
+    assert r["gender-support-centres-2020"].gap == "1 more social work centre"

@@ -11,7 +11,6 @@ from rich.table import Table
 from app.cli._common import console, handle_errors, plan_app
 from app.settings import DataSettings
 from geo.plans import (
-    STATUS_LABELS,
     compute_plan_access,
     evaluate_plan_on_store,
     find_plan,
@@ -111,17 +110,23 @@ def check(
 
     console.print(f"[bold]{the_plan.id}[/] — {the_plan.document} — {the_plan.issuing_body}")
     console.print(f"Territory: {report.territory_note}")
-    table = Table(show_lines=True)
-    table.add_column("target", no_wrap=True)
-    for col in ("required", "measured", "status", "gap / missing data", "clause"):
-        table.add_column(col, overflow="fold")
+    table = Table(show_lines=False)
+    table.add_column("target", overflow="fold", ratio=3)
+    table.add_column("measured", overflow="fold", ratio=3)
+    table.add_column("status", ratio=1)
+    table.add_column("gap", overflow="fold", ratio=3)
+    missing = []
     for r in report.results:
-        gap = r.gap + (f" — missing: {r.missing}" if r.missing else "")
         measured = r.measured_text + (" (estimate)" if r.estimate else "")
-        vi, en = STATUS_LABELS[r.status]
-        table.add_row(r.target_id, r.target, measured,
-                      f"[{_STYLE[r.status]}]{vi} / {en}[/]", gap, r.clause_section)
+        table.add_row(f"{r.target_id} [dim]({r.clause_section})[/]", measured,
+                      f"[{_STYLE[r.status]}]{r.status}[/]", r.gap)
+        if r.missing:
+            missing.append(f"{r.target_id}: {r.missing}")
     console.print(table)
+    if missing:
+        console.print("[bold]Missing data (unknown targets):[/]")
+        for line in missing:
+            console.print(f"  - {line}", highlight=False)
     counts = report.status_counts()
     console.print(f"met {counts['met']}, not met {counts['not_met']}, "
                   f"unknown {counts['unknown']}")
