@@ -117,8 +117,7 @@ def check(
     table.add_column("gap", overflow="fold", ratio=3)
     missing = []
     for r in report.results:
-        measured = r.measured_text + (" (estimate)" if r.estimate else "")
-        table.add_row(f"{r.target_id} [dim]({r.clause_section})[/]", measured,
+        table.add_row(f"{r.target_id} [dim]({r.clause_section})[/]", r.measured_text,
                       f"[{_STYLE[r.status]}]{r.status}[/]", r.gap)
         if r.missing:
             missing.append(f"{r.target_id}: {r.missing}")
