@@ -41,3 +41,17 @@ def build_report(sources_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
 def store_path(build_report: dict) -> Path:
     """Path of the session's store (read-only: copy it before modifying)."""
     return Path(build_report["_store_path"])
+
+
+@pytest.fixture(scope="session")
+def network_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One network cache directory for the whole test session."""
+    return tmp_path_factory.mktemp("network_cache")
+
+
+@pytest.fixture(scope="session")
+def ninh_thuan(store_path: Path, sources_dir: Path, network_cache: Path):
+    """Assessment of the pre-2025 Ninh Thuận (any kind, 60 min, motorbike), shared."""
+    from geo.assessment import assess_territory
+
+    return assess_territory(store_path, "Ninh Thuận", sources_dir, cache_dir=network_cache)
