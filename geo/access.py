@@ -43,6 +43,7 @@ __all__ = [
     "commune_access",
     "commune_origins",
     "nearest_facility_times",
+    "network_node_times",
     "od_matrix",
     "snap_points",
 ]
@@ -156,6 +157,64 @@ def _model_labels(uses_osm: np.ndarray) -> np.ndarray:
     return np.where(uses_osm, "osm", "backbone").astype(object)
 
 
+def _multi_source(
+    network: TravelNetwork, fac: Snapped, limit_s: float | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One Dijkstra from every facility on the reversed graph.
+
+    Each facility enters through a virtual node whose edge carries its off-road leg.
+    Returns, per network node: seconds to the nearest facility, that facility's index
+    (-1 if unreached) and whether the path uses a detailed OSM node.
+    """
+    n, m = network.n_nodes, len(fac.xy)
+    ok = np.nonzero(fac.node >= 0)[0]
+    extra = sparse.csr_matrix(
+        (np.maximum(fac.offroad_s[ok], _EPS), (ok, fac.node[ok])), shape=(m, n))
+    stacked = sparse.vstack([network.reverse, extra], format="csr")
+    aug = sparse.csr_matrix((stacked.data, stacked.indices, stacked.indptr),
+                            shape=(n + m, n + m))
+    lim = np.inf if limit_s is None else float(limit_s)
+    dist, pred, src = csgraph.dijkstra(aug, directed=True, indices=n + ok, min_only=True,
+                                       return_predecessors=True, limit=lim)
+    flag = np.zeros(n + m, dtype=bool)
+    flag[:n] = network.node_source == "osm"
+    uses = _path_flags(flag, pred)[:n]
+    src = src[:n].astype(np.int64)
+    src = np.where(src >= 0, src - n, -1)
+    return dist[:n], src, uses
+
+
+def network_node_times(
+    network: TravelNetwork, facilities_lonlat: Any, limit_s: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Network travel time from every node of the network to its nearest facility.
+
+    Parameters
+    ----------
+    network : TravelNetwork
+        Non-empty network.
+    facilities_lonlat : array-like (m, 2) or point GeoSeries
+        Facilities (their off-road leg to the network is included).
+    limit_s : float, optional
+        Search horizon in seconds.
+
+    Returns
+    -------
+    seconds : ndarray (n_nodes,)
+        ``inf`` where no facility is reached.
+    facility : ndarray of int (n_nodes,)
+        Index of the nearest facility, -1 where none.
+    uses_osm : ndarray of bool (n_nodes,)
+        Whether the route uses a detailed OSM node (travel model ``'osm'``, else
+        ``'backbone'``).
+    """
+    fac = snap_points(network, facilities_lonlat)
+    n = network.n_nodes
+    if network.is_empty or not (fac.node >= 0).any():
+        return np.full(n, np.inf), np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=bool)
+    return _multi_source(network, fac, limit_s)
+
+
 def _nearest_from_snapped(
     network: TravelNetwork,
     origins: Snapped,
@@ -171,29 +230,16 @@ def _nearest_from_snapped(
     model = np.full(n_o, None, dtype=object)
     if m == 0 or n_o == 0:
         return seconds, fidx, model
-    # -- network trip: reversed graph + one virtual source per facility ----------------
+    # -- network trip: one multi-source search from the facilities ---------------------
     if not network.is_empty and (fac.node >= 0).any():
-        n = network.n_nodes
-        ok = np.nonzero(fac.node >= 0)[0]
-        rev = network.reverse
-        extra = sparse.csr_matrix(
-            (np.maximum(fac.offroad_s[ok], _EPS), (ok, fac.node[ok])), shape=(m, n))
-        stacked = sparse.vstack([rev, extra], format="csr")
-        aug = sparse.csr_matrix((stacked.data, stacked.indices, stacked.indptr),
-                                shape=(n + m, n + m))
-        lim = np.inf if limit_s is None else float(limit_s)
-        dist, pred, src = csgraph.dijkstra(aug, directed=True, indices=n + ok, min_only=True,
-                                           return_predecessors=True, limit=lim)
+        dist, src, uses = _multi_source(network, fac, limit_s)
         on = origins.node
         has = on >= 0
         net_s = np.full(n_o, np.inf)
         net_s[has] = dist[on[has]] + origins.offroad_s[has]
         reach = np.isfinite(net_s)
-        flag = np.zeros(n + m, dtype=bool)
-        flag[:n] = network.node_source == "osm"
-        uses = _path_flags(flag, pred)
         seconds[reach] = net_s[reach]
-        fidx[reach] = src[on[reach]] - n
+        fidx[reach] = src[on[reach]]
         model[reach] = _model_labels(uses[on[reach]])
     # -- straight line, off-road only ------------------------------------------------
     if allow_straight_line:
