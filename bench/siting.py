@@ -151,7 +151,8 @@ def main() -> None:
     import highspy
     import spopt
 
-    print(f"{highspy.Highs().version()} (HiGHS) | spopt {spopt.__version__} | pulp {pulp.__version__}")
+    hv = highspy.Highs().version()
+    print(f"HiGHS {hv} | spopt {spopt.__version__} | pulp {pulp.__version__} (CBC)")
     cost, w, codes, name = province_instance(args.province)
     print(
         f"province {args.province} {name}: {len(codes)} communes x {len(codes)} candidate "

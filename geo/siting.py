@@ -377,24 +377,30 @@ def _rank_sites(
     served = (
         real_cur <= threshold if threshold is not None else np.zeros(problem.n_demand, bool)
     )
-    remaining = [int(c) for c in cols]
+    remaining = np.asarray([int(c) for c in cols], dtype=np.int64)
+    covers = (
+        problem.cost[:, remaining] <= threshold
+        if threshold is not None
+        else np.zeros((problem.n_demand, remaining.size), bool)
+    )
+    sub = cur[:, k + remaining]
     rows = []
     cum_w, cum_n = 0.0, 0
-    while remaining:
-        best = None
-        for c in remaining:
-            col = cur[:, k + c]
-            if threshold is not None:
-                new = (~served) & (problem.cost[:, c] <= threshold)
-            else:
-                new = np.zeros(problem.n_demand, bool)
-            add_w = float(w[new].sum())
-            add_n = int(new.sum())
-            saved = float((w * (cur_min - np.minimum(cur_min, col))).sum())
-            key = (saved, add_w, add_n) if by == "time" else (add_w, add_n, saved)
-            if best is None or key > best[0]:
-                best = (key, c, new, add_w, add_n)
-        _, c, new, add_w, add_n = best
+    alive = np.ones(remaining.size, bool)
+    for _ in range(remaining.size):
+        new_all = (~served)[:, None] & covers
+        add_w_all = w @ new_all
+        add_n_all = new_all.sum(axis=0)
+        saved_all = w @ (cur_min[:, None] - np.minimum(cur_min[:, None], sub))
+        keys = (add_w_all, add_n_all, saved_all) if by != "time" else (
+            saved_all, add_w_all, add_n_all
+        )
+        cand = np.nonzero(alive)[0]
+        order = np.lexsort(tuple(kk[cand] for kk in reversed(keys)))
+        pick = int(cand[order[-1]])
+        c = int(remaining[pick])
+        new = new_all[:, pick]
+        add_w, add_n = float(add_w_all[pick]), int(add_n_all[pick])
         col = problem.cost[:, c]
         saved_real = float(
             (w * np.where(np.isfinite(real_cur), real_cur - np.minimum(real_cur, col), 0.0)).sum()
@@ -414,9 +420,9 @@ def _rank_sites(
             }
         )
         served |= new
-        cur_min = np.minimum(cur_min, cur[:, k + c])
+        cur_min = np.minimum(cur_min, sub[:, pick])
         real_cur = np.minimum(real_cur, col)
-        remaining.remove(c)
+        alive[pick] = False
     return pd.DataFrame(
         rows,
         columns=[
@@ -662,6 +668,9 @@ def _lscp_reduced(problem: SitingProblem, t: float) -> tuple[sp.csr_matrix, np.n
         _raise_uncoverable(problem, bad, t)
     rows = np.nonzero(~(problem.existing_minutes() <= t))[0]
     a = sp.csr_matrix(problem.cost[rows] <= t, dtype=np.int32)
+    if a.shape[0] * a.shape[1] <= 50_000:  # small: HiGHS presolve is enough
+        cols = np.nonzero(np.diff(a.tocsc().indptr) > 0)[0]
+        return a[:, cols].tocsr(), cols
     red, _, cols = _reduce_cover(a)
     return red, cols
 
