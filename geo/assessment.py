@@ -125,10 +125,12 @@ def territory_communes(store: str | Path, territory: Territory) -> gpd.GeoDataFr
 
 
 def _nearby_facilities(
-    store: str | Path, communes: gpd.GeoDataFrame, statuses: tuple[str, ...]
+    store: str | Path, communes: gpd.GeoDataFrame, statuses: tuple[str, ...],
+    facilities: gpd.GeoDataFrame | None,
 ) -> gpd.GeoDataFrame:
-    facilities = read_layer(store, "facilities")
-    facilities = facilities[facilities["status"].isin(statuses)]
+    if facilities is None:
+        facilities = read_layer(store, "facilities")
+        facilities = facilities[facilities["status"].isin(statuses)]
     if facilities.empty:
         return facilities
     crs = communes.estimate_utm_crs()
@@ -169,6 +171,7 @@ def assess_territory(
     statuses: tuple[str, ...] = ("operating",),
     cache_dir: str | Path | None = None,
     progress: bool = False,
+    facilities: gpd.GeoDataFrame | None = None,
 ) -> Assessment:
     """Assess access to social-assistance facilities in every commune of a territory.
 
@@ -191,6 +194,10 @@ def assess_territory(
         Commune origin point (see :func:`geo.access.commune_origins`).
     statuses : tuple of str
         Facility statuses that count (default: operating only).
+    facilities : GeoDataFrame, optional
+        The facilities that count, already selected (e.g. operating plus those planned
+        by a plan's year); default: the store's facilities with ``statuses``.  Only
+        those inside the territory or within 50 km of it are used.
     cache_dir : path, optional
         Network cache directory.
     progress : bool
@@ -216,7 +223,7 @@ def assess_territory(
     t_kind = thresholds[kind]
 
     communes = territory_communes(store, terr)
-    facilities = _nearby_facilities(store, communes, statuses)
+    facilities = _nearby_facilities(store, communes, statuses, facilities)
     area = gpd.GeoSeries([communes.geometry.make_valid().union_all()], crs=communes.crs)
     network = build_network(area, sources_dir, profile=profile, cache_dir=cache_dir,
                             progress=progress)

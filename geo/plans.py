@@ -69,6 +69,8 @@ __all__ = [
     "TargetResult",
     "VisionCoverageTarget",
     "compute_plan_access",
+    "plan_assessment",
+    "vision_access",
     "counted_facilities",
     "evaluate_plan",
     "evaluate_plan_on_store",
@@ -1361,6 +1363,59 @@ def counted_facilities(
     return facilities[keep.fillna(False).astype(bool)]
 
 
+def plan_assessment(
+    plan: Plan,
+    store: str | Path,
+    sources_dir: str | Path,
+    *,
+    threshold_minutes: float,
+    year: int | None = None,
+    cache_dir: str | Path | None = None,
+    profile: str = "motorbike",
+    progress: bool = False,
+    today: _dt.date | None = None,
+) -> Any:
+    """Accessibility assessment of a plan's territory, with the facilities that count.
+
+    Runs :func:`geo.assessment.assess_territory` on the plan's territory (a
+    pre-2025 province on today's map) with every facility that counts at
+    ``year`` (:func:`counted_facilities`; facilities across the border serve too),
+    any kind, served within ``threshold_minutes``.
+
+    Returns
+    -------
+    geo.assessment.Assessment
+    """
+    from geo.admin import resolve_territory
+    from geo.assessment import assess_territory
+    from geo.store import read_layer
+
+    if plan.territory.level == "national":
+        raise InvalidDataError(
+            f"{plan.id}: travel times are computed per province; a national plan's vision "
+            "target needs one assessment per province",
+            [{"field": "territory", "reason": "national"}])
+    facilities = counted_facilities(read_layer(store, "facilities"), year, today)
+    territory = resolve_territory(store, plan.territory.province_code or plan.territory.name,
+                                  era=plan.territory.era)
+    return assess_territory(
+        store, territory, sources_dir, threshold=threshold_minutes, profile=profile,
+        cache_dir=cache_dir, progress=progress, facilities=facilities)
+
+
+def vision_access(assessment: Any, threshold_minutes: float) -> pd.DataFrame:
+    """The access table of an assessment, as :func:`evaluate_plan` wants it.
+
+    ``served = minutes <= threshold_minutes`` for every kind; the threshold and
+    profile in ``attrs``.
+    """
+    access = assessment.access.copy()
+    access["served"] = pd.to_numeric(access["minutes"], errors="coerce") <= threshold_minutes
+    access.attrs["threshold_minutes"] = float(threshold_minutes)
+    access.attrs["profile"] = assessment.profile
+    return access
+
+
 def compute_plan_access(
     plan: Plan,
     store: str | Path,
@@ -1375,10 +1430,7 @@ def compute_plan_access(
 ) -> pd.DataFrame:
     """Per-commune access for a plan's territory, for its vision targets.
 
-    Builds the territory's network (:func:`geo.network.build_network`) and the
-    commune × kind nearest-facility table (:func:`geo.access.commune_access`)
-    with every facility that counts at ``year`` (facilities across the border
-    serve too), then marks ``served = minutes <= threshold_minutes``.
+    :func:`plan_assessment` followed by :func:`vision_access`.
 
     Returns
     -------
@@ -1387,28 +1439,10 @@ def compute_plan_access(
         ``population`` (scaled to the territory), ...; the threshold in
         ``attrs['threshold_minutes']``.
     """
-    import geopandas as gpd
-
-    from geo.access import commune_access
-    from geo.network import build_network
-    from geo.store import read_layer
-
-    terr, _ = plan_territory(plan, store)
-    communes = read_layer(store, "communes")
-    communes = communes[communes["commune_code"].astype(str).isin(terr["commune_code"])].copy()
-    communes["commune_code"] = communes["commune_code"].astype(str)
-    communes["population"] = communes["commune_code"].map(
-        terr.set_index("commune_code")["population"]).fillna(0).astype("int64")
-    communes = communes.reset_index(drop=True)
-    area = gpd.GeoSeries([communes.geometry.make_valid().union_all()], crs=communes.crs)
-    network = build_network(area, sources_dir, profile=profile, cache_dir=cache_dir,
-                            progress=progress)
-    facilities = counted_facilities(read_layer(store, "facilities"), year, today)
-    access = commune_access(network, communes, facilities, statuses=None)
-    access["served"] = pd.to_numeric(access["minutes"], errors="coerce") <= threshold_minutes
-    access.attrs["threshold_minutes"] = float(threshold_minutes)
-    access.attrs["profile"] = profile
-    return access
+    assessment = plan_assessment(plan, store, sources_dir, threshold_minutes=threshold_minutes,
+                                 year=year, cache_dir=cache_dir, profile=profile,
+                                 progress=progress, today=today)
+    return vision_access(assessment, threshold_minutes)
 
 
 def evaluate_plan_on_store(

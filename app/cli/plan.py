@@ -9,13 +9,15 @@ import typer
 from rich.table import Table
 
 from app.cli._common import console, handle_errors, plan_app
-from app.settings import DataSettings
+from app.settings import DataSettings, analysis_settings
+from geo.assessment import write_assessment
 from geo.plans import (
-    compute_plan_access,
     evaluate_plan_on_store,
     find_plan,
     load_beneficiaries,
     load_plans,
+    plan_assessment,
+    vision_access,
     write_report,
 )
 from geo.store import check_store
@@ -93,9 +95,15 @@ def check(
     table_access = None
     if has_vision and access:
         console.print(f"Travel times for the vision targets ({profile}, {threshold:g} min)...")
-        table_access = compute_plan_access(
+        assessment = plan_assessment(
             the_plan, store_path, settings.sources, threshold_minutes=threshold, year=year,
             cache_dir=settings.cache_dir, profile=profile, progress=True)
+        table_access = vision_access(assessment, threshold)
+        if coverage_map is None:
+            # the coverage map of the same territory and facilities, beside the report
+            maps = write_assessment(assessment, out / "coverage",
+                                    tiles=analysis_settings().map_tiles or None)
+            coverage_map = str(maps["map_html"].relative_to(out))
     report = evaluate_plan_on_store(the_plan, store_path, year=year, beneficiaries=ben,
                                     access=table_access)
     if has_vision and not access:
