@@ -130,8 +130,14 @@ SPEEDS_KPH: dict[str, dict[str, float | None]] = {
 }
 
 #: Off-road speed (km/h) per profile: the leg between a place and the nearest mapped road
-#: stands for unmapped village roads, tracks and paths.
-OFFROAD_KPH: dict[str, float] = {"motorbike": 15.0, "car": 10.0, "walk": 3.5}
+#: stands for the commune and village roads our sources do not map.  Nearly every commune
+#: centre in Vietnam is reached by a motorable road (the rural-road programme of the New
+#: Rural Development target), so the leg is travel on small roads, not cross-country:
+#: 25 km/h by motorbike, 20 km/h by car (narrower, slower roads), 4 km/h on foot.  With
+#: the detour factor the straight-line equivalents are about 18 / 14 / 2.9 km/h.  Where a
+#: territory's roads are only the national backbone these legs dominate the travel time,
+#: and results say so (``travel_model`` = ``straight_line`` / ``backbone``).
+OFFROAD_KPH: dict[str, float] = {"motorbike": 25.0, "car": 20.0, "walk": 4.0}
 
 #: Straight-line distance x this factor = off-road path length (rural road circuity is
 #: typically 1.2-1.5, e.g. Ballou, Rahardja & Sakai 2002).
