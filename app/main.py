@@ -17,8 +17,10 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.errors import BodySizeLimitMiddleware, Problem, install_error_handlers
+from app.routes import analysis as analysis_routes
 from app.routes import collections as collections_routes
 from app.routes import jobs as jobs_routes
+from app.routes import maps as maps_routes
 from app.routes import page as page_routes
 from app.routes import registry as registry_routes
 from app.routes._state import load_state
@@ -87,6 +89,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(collections_routes.router)
     app.include_router(registry_routes.router)
+    app.include_router(analysis_routes.router)
+    app.include_router(maps_routes.router)
     app.include_router(jobs_routes.router)
     app.include_router(page_routes.router)
     page_routes.mount_static(app)
