@@ -12,6 +12,7 @@ from app.cli import data as _data  # noqa: F401,E402
 from app.cli import facilities as _facilities  # noqa: F401,E402
 from app.cli import plan as _plan  # noqa: F401,E402
 from app.cli import serve as _serve  # noqa: F401,E402
+from app.cli import site as _site  # noqa: F401,E402
 from app.cli._common import app
 
 __all__ = ["app", "main"]
