@@ -35,8 +35,8 @@ def _paths(settings: ServiceSettings) -> dict[str, Path | None]:
     return {
         "store": Path(settings.store or data.store),
         "plans_dir": Path(settings.plans_dir or data.plans_dir),
-        "sources_dir": Path(data.sources),
-        "cache_dir": Path(data.cache_dir),
+        "sources_dir": Path(settings.sources_dir or data.sources),
+        "cache_dir": Path(settings.cache_dir or data.cache_dir),
     }
 
 

@@ -38,7 +38,8 @@ class ServiceSettings(BaseSettings):
     ``PLANNER_SERVICE_API_KEYS`` (JSON list, e.g. ``'["k1","k2"]'``; empty = every
     write is refused), ``PLANNER_SERVICE_CORS_ORIGINS`` (JSON list; empty = CORS off),
     ``PLANNER_SERVICE_MAX_BODY_BYTES``, ``PLANNER_SERVICE_ITEMS_MAX_LIMIT``,
-    ``PLANNER_SERVICE_STORE`` (default: the data settings' store),
+    ``PLANNER_SERVICE_STORE``, ``PLANNER_SERVICE_PLANS_DIR``, ``PLANNER_SERVICE_SOURCES_DIR``,
+    ``PLANNER_SERVICE_CACHE_DIR`` (default: the data settings' ones),
     ``PLANNER_SERVICE_MAP_TILES`` (background tiles of the maps; empty = none).
     """
 
@@ -53,6 +54,8 @@ class ServiceSettings(BaseSettings):
     items_default_limit: int = 100
     store: Path | None = None
     plans_dir: Path | None = None
+    sources_dir: Path | None = None
+    cache_dir: Path | None = None
     map_tiles: str | None = "OpenStreetMap"
     job_workers: int = 1
 

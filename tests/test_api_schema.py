@@ -19,9 +19,10 @@ from app.settings import ServiceSettings
 
 
 @pytest.fixture(scope="module")
-def api_schema(store_path, tmp_path_factory):
+def api_schema(store_path, sources_dir, network_cache, tmp_path_factory):
     store = copy_store(store_path, tmp_path_factory.mktemp("schemathesis"))
-    app = create_app(ServiceSettings(store=store, api_keys=[API_KEY], map_tiles=None))
+    app = create_app(ServiceSettings(store=store, api_keys=[API_KEY], map_tiles=None,
+                                     sources_dir=sources_dir, cache_dir=network_cache))
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
