@@ -26,6 +26,7 @@ and the reason, for every bad feature at once.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -227,7 +228,9 @@ def _read_vector(path: str | os.PathLike, what: str, layer_name: str) -> gpd.Geo
             [_problem(p, None, None, "layer", "ambiguous layer")])
     layer = layer_name if layer_name in layers else layers[0]
     try:
-        gdf = pyogrio.read_dataframe(src, layer=layer)
+        with warnings.catch_warnings():  # mixed-type GeoJSON columns: checked below
+            warnings.filterwarnings("ignore", message="Could not parse column")
+            gdf = pyogrio.read_dataframe(src, layer=layer)
     except Exception as exc:
         raise InvalidDataError(
             f"{p}: cannot read layer {layer!r} (truncated or corrupt? {exc})",
@@ -501,6 +504,24 @@ def _assign_commune(points: gpd.GeoDataFrame, communes: gpd.GeoDataFrame) -> np.
     return hit["commune_code"].reindex(points.index).to_numpy(dtype=object)
 
 
+def _zones_frame(zones: str | os.PathLike | gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Exclusion zones as read by :func:`read_exclusions` (a frame gets ids and names)."""
+    if not isinstance(zones, gpd.GeoDataFrame):
+        return read_exclusions(zones)
+    if zones.crs is None:
+        raise CRSError("exclusion zones: no CRS", [{"field": "geometry", "reason": "no CRS"}])
+    z = zones.to_crs(4326)
+    cols = [str(c).lower() for c in z.columns]
+    id_col = _first_col(cols, ("zone_id", *ID_COLUMNS))
+    name_col = _first_col(cols, NAME_COLUMNS)
+    lower = dict(zip(cols, z.columns, strict=True))
+    ids = (z[lower[id_col]].astype(str).to_numpy() if id_col
+           else np.array([f"zone_{i + 1}" for i in range(len(z))], dtype=object))
+    names = z[lower[name_col]].fillna("").astype(str).to_numpy() if name_col else ids
+    geoms = shapely.make_valid(z.geometry.to_numpy())
+    return gpd.GeoDataFrame({"zone_id": ids, "name": names}, geometry=geoms, crs=4326)
+
+
 def candidate_sites(
     communes: gpd.GeoDataFrame,
     parcels: str | os.PathLike | gpd.GeoDataFrame | None = None,
@@ -539,8 +560,8 @@ def candidate_sites(
     if min_area_m2 is not None and not (np.isfinite(min_area_m2) and min_area_m2 >= 0):
         raise InvalidDataError(f"minimum area must be a number of m² >= 0, got {min_area_m2!r}",
                                [{"field": "min_area_m2", "reason": f"value {min_area_m2!r}"}])
-    if exclusions is not None and not isinstance(exclusions, gpd.GeoDataFrame):
-        exclusions = read_exclusions(exclusions)
+    if exclusions is not None:
+        exclusions = _zones_frame(exclusions)
     outline = communes.geometry.to_crs(4326).make_valid().union_all()
     notes: list[str] = []
     if parcels is None:
