@@ -238,6 +238,12 @@ class ServiceState:
         with self.cache_lock:
             self.cache.clear()
 
+    def compute_lock(self, key: Any) -> threading.Lock:
+        """A lock per computation key, so concurrent requests compute it once."""
+        with self.cache_lock:
+            locks = self.extras.setdefault("compute_locks", {})
+            return locks.setdefault(key, threading.Lock())
+
     def frame(self, collection: str) -> gpd.GeoDataFrame:
         """Return the in-memory GeoDataFrame of a collection."""
         return self.layers[collection].gdf

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 import geopandas as gpd
@@ -29,6 +30,7 @@ from geo._errors import DataSourceNotFoundError, InvalidDataError, NotFoundError
 from geo.access import commune_origins, od_matrix
 from geo.admin import Territory, resolve_territory
 from geo.assessment import Assessment, assess_territory
+from geo.coverage import vision_2050_gaps
 from geo.plans import (
     Plan,
     evaluate_plan_on_store,
@@ -210,29 +212,72 @@ def _sources(state: ServiceState) -> Any:
     return state.sources_dir
 
 
-def assessment(
-    state: ServiceState, territory: str, kind: str, threshold: float, profile: str
-) -> Assessment:
-    """Return the (cached) assessment of a territory."""
+def base_assessment(state: ServiceState, territory: str, profile: str) -> Assessment:
+    """Return the (cached) assessment of a territory for a profile (any kind, 60 min).
+
+    The expensive part (network, travel times to every kind) does not depend on
+    the kind or threshold asked, so one assessment per territory and profile
+    serves every view (:func:`assessment`).
+    """
     terr = _territory(state, territory)
-    key = ("assessment", terr.key, kind, float(threshold), profile)
+    key = ("assessment", terr.key, profile)
     with state.cache_lock:
         lru = state.cache.setdefault("assessments", OrderedDict())
         if key in lru:
             lru.move_to_end(key)
             return lru[key]
-    facilities = state.frame("facilities")
-    facilities = facilities[facilities["status"] == "operating"]
-    result = assess_territory(
-        state.store, terr, _sources(state), kind=kind, threshold=threshold, profile=profile,
-        cache_dir=state.cache_dir, facilities=facilities,
-    )
-    with state.cache_lock:
-        lru = state.cache.setdefault("assessments", OrderedDict())
-        lru[key] = result
-        while len(lru) > MAX_ASSESSMENTS:
-            lru.popitem(last=False)
+    with state.compute_lock(key):
+        with state.cache_lock:
+            hit = state.cache.setdefault("assessments", OrderedDict()).get(key)
+        if hit is not None:
+            return hit
+        facilities = state.frame("facilities")
+        facilities = facilities[facilities["status"] == "operating"]
+        result = assess_territory(
+            state.store, terr, _sources(state), kind="any", profile=profile,
+            cache_dir=state.cache_dir, facilities=facilities,
+        )
+        with state.cache_lock:
+            lru = state.cache.setdefault("assessments", OrderedDict())
+            lru[key] = result
+            while len(lru) > MAX_ASSESSMENTS:
+                lru.popitem(last=False)
     return result
+
+
+def assessment(
+    state: ServiceState, territory: str, kind: str, threshold: float, profile: str
+) -> Assessment:
+    """The assessment of a territory seen for one kind and threshold.
+
+    Per-commune columns (``minutes``, ``served``, ``nearest_facility_id``,
+    ``travel_model``, ``nearest_location_precision``) are taken from the base
+    assessment's access table for ``kind``; ``served = minutes <= threshold``;
+    the 2050-vision gaps are recomputed at ``threshold`` with
+    :func:`geo.coverage.vision_2050_gaps`.
+    """
+    base = base_assessment(state, territory, profile)
+    threshold = float(threshold)
+    if kind == base.kind and threshold == float(base.threshold):
+        return base
+    head = base.access[base.access["kind"] == kind].set_index("commune_code")
+    communes = base.communes.copy()
+    for col in ("minutes", "nearest_facility_id", "travel_model", "nearest_location_precision"):
+        if col in head.columns:
+            communes[col] = communes["commune_code"].map(head[col])
+    minutes = pd.to_numeric(communes["minutes"], errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        communes["served"] = minutes <= threshold
+    group = pd.DataFrame({"commune_code": communes["commune_code"],
+                          "territory": base.territory.key,
+                          "population": communes["population"]})
+    gaps = vision_2050_gaps(base.access, group, threshold=threshold, group_by="territory")
+    summary = dict(base.summary)
+    summary.update(kind=kind, threshold_min=threshold,
+                   travel_model_communes=communes["travel_model"].fillna("none")
+                   .value_counts().to_dict())
+    return replace(base, kind=kind, threshold=threshold, communes=communes, gaps=gaps,
+                   summary=summary)
 
 
 def _none(value: Any) -> Any:
