@@ -1,0 +1,249 @@
+"""Real-browser test: headless Chromium on a running ``planner serve``.
+
+Starts ``planner serve`` on 127.0.0.1 (a copy of the session store), drives
+Debian's ``chromium`` over the DevTools protocol (websocket-client), and checks
+the planners' page and a map page: no console error and no uncaught exception
+(network failures of *external* URLs — map tiles, CDNs — are expected on a
+machine without internet and ignored), facility markers drawn by Leaflet,
+unserved communes listed, a siting suggestion run from the button, and a
+facility name carrying HTML rendered as text.  Screenshots go to
+``tests/_output/``.  Skipped when chromium is not installed
+(``apt-get install -y chromium``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _api_support import API_KEY, copy_store
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+OUTPUT = Path(__file__).resolve().parent / "_output"
+XSS_NAME = '<img src=x onerror="window.__xss=1">Trung tâm <b>thử</b>'
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="chromium not installed (Debian: apt-get install -y chromium); .ci/run installs it",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+@pytest.fixture(scope="module")
+def server(store_path, sources_dir, network_cache, tmp_path_factory):
+    """``planner serve`` on a free loopback port; yields its base URL."""
+    store = copy_store(store_path, tmp_path_factory.mktemp("browser_store"))
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PLANNER_SERVICE_STORE": str(store),
+        "PLANNER_SERVICE_SOURCES_DIR": str(sources_dir),
+        "PLANNER_SERVICE_CACHE_DIR": str(network_cache),
+        "PLANNER_SERVICE_API_KEYS": json.dumps([API_KEY]),
+    }
+    planner = shutil.which("planner")
+    cmd = [planner] if planner else [sys.executable, "-c", "from app.cli import main; main()"]
+    log = tmp_path_factory.mktemp("browser_log") / "serve.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(
+            [*cmd, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            env=env, stdout=fh, stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(f"{base}/api", 90, proc)
+        yield base
+    except Exception:
+        print(log.read_text())
+        raise
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+class Browser:
+    """Minimal DevTools-protocol client of one page target."""
+
+    def __init__(self, ws_url: str) -> None:
+        import websocket
+
+        self.ws = websocket.create_connection(ws_url, timeout=60, suppress_origin=True)
+        self._id = 0
+        self.events: list[dict] = []
+
+    def call(self, method: str, **params: Any) -> dict:
+        self._id += 1
+        self.ws.send(json.dumps({"id": self._id, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == self._id:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+            self.events.append(msg)
+
+    def evaluate(self, expression: str) -> Any:
+        res = self.call("Runtime.evaluate", expression=expression, returnByValue=True,
+                        awaitPromise=True)
+        if "exceptionDetails" in res:
+            raise RuntimeError(res["exceptionDetails"])
+        return res["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 90.0) -> Any:
+        end = time.time() + timeout
+        value = None
+        while time.time() < end:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            time.sleep(0.25)
+        raise TimeoutError(f"{expression} stayed {value!r}")
+
+    def goto(self, url: str) -> None:
+        self.call("Page.navigate", url=url)
+        self.wait_for("document.readyState === 'complete'", 60)
+
+    def screenshot(self, path: Path) -> Path:
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(data))
+        return path
+
+    def problems(self, local: str) -> list[str]:
+        """Console errors and uncaught exceptions, except failed loads of external URLs."""
+        out = []
+        for ev in self.events:
+            method, p = ev.get("method"), ev.get("params", {})
+            if method == "Runtime.exceptionThrown":
+                out.append(json.dumps(p.get("exceptionDetails", {}))[:500])
+            elif method == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+                out.append(json.dumps(p.get("args", []))[:500])
+            elif method == "Log.entryAdded" and p["entry"].get("level") == "error":
+                entry = p["entry"]
+                url = entry.get("url", "")
+                external = url.startswith(("http://", "https://")) and not url.startswith(local)
+                if entry.get("source") == "network" and external:
+                    continue  # tiles / CDN: no internet here
+                out.append(f"{entry.get('source')}: {entry.get('text')} {url}")
+        return out
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    profile = tmp_path_factory.mktemp("chromium_profile")
+    proc = subprocess.Popen(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={profile}", "--remote-debugging-port=0",
+         "--window-size=1400,1000", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        port_file = profile / "DevToolsActivePort"
+        end = time.time() + 30
+        while not port_file.exists() or not port_file.read_text().strip():
+            if time.time() > end or proc.poll() is not None:
+                pytest.fail("chromium did not start (no DevToolsActivePort)")
+            time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        _wait_http(f"http://127.0.0.1:{port}/json/version", 30)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list") as resp:
+            pages = [t for t in json.load(resp) if t["type"] == "page"]
+        b = Browser(pages[0]["webSocketDebuggerUrl"])
+        for domain in ("Page", "Runtime", "Log"):
+            b.call(f"{domain}.enable")
+        yield b
+        b.ws.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _post_facility(base: str) -> str:
+    body = json.dumps({"type": "Feature",
+                       "geometry": {"type": "Point", "coordinates": [108.99, 11.57]},
+                       "properties": {"name": XSS_NAME, "kind": "shelter"}}).encode()
+    req = urllib.request.Request(f"{base}/collections/facilities/items", data=body,
+                                 method="POST", headers={"Content-Type": "application/json",
+                                                         "X-API-Key": API_KEY})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        assert resp.status == 201
+        return json.load(resp)["id"]
+
+
+def test_page_map_and_siting_in_chromium(server, browser):
+    _post_facility(server)  # a name with HTML in it must show as text everywhere
+    browser.goto(f"{server}/?territory=pre2025:58")
+    n_unserved = browser.wait_for("document.querySelectorAll('#unserved tbody tr').length")
+    assert n_unserved >= 1
+    first = browser.evaluate("document.querySelector('#unserved tbody tr td:nth-child(2)')"
+                             ".textContent")
+    assert first and first.strip()
+    n_markers = browser.wait_for(
+        "(() => { const d = document.getElementById('map').contentDocument;"
+        " return d && d.querySelectorAll('path.planner-facility').length; })()")
+    assert n_markers >= 1
+    browser.wait_for("document.querySelectorAll('#compliance table.compliance tr').length > 1")
+    assert "Ninh Thuận" in browser.evaluate(
+        "document.getElementById('territory-chosen').textContent")
+
+    # the search finds a pre-2025 province typed without diacritics
+    browser.evaluate("(() => { const i = document.getElementById('territory-search');"
+                     " i.value = 'dak nong'; i.dispatchEvent(new Event('input')); })()")
+    labels = browser.wait_for(
+        "Array.from(document.querySelectorAll('#territory-options button'))"
+        ".map(b => b.textContent)")
+    assert any("Đắk Nông" in label for label in labels)
+
+    # siting suggestion from the button
+    browser.evaluate("document.getElementById('run-siting').click()")
+    n_sites = browser.wait_for("document.querySelectorAll('#siting tbody tr').length", 120)
+    assert n_sites == 2
+    browser.screenshot(OUTPUT / "browser_page.png")
+
+    # the map page on its own: markers, unserved outlines, escaped popups
+    browser.goto(f"{server}/maps/coverage?territory=pre2025:58&kind=any&threshold=60")
+    markers = browser.wait_for("document.querySelectorAll('path.planner-facility').length")
+    unserved = browser.evaluate("document.querySelectorAll('path.planner-unserved').length")
+    assert markers >= 2 and unserved == n_unserved
+    assert browser.evaluate("window.__xss === undefined")
+    assert browser.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
+    browser.screenshot(OUTPUT / "browser_coverage_map.png")
+
+    problems = browser.problems(server)
+    assert not problems, problems
