@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from geo.assessment import assess_territory  # noqa: E402
 from geo.candidates import candidate_sites  # noqa: E402
-from geo.site_planning import _planned_facilities, plan_from_matrix, site_matrix  # noqa: E402
+from geo.site_planning import plan_from_matrix, planned_facilities, site_matrix  # noqa: E402
 
 TERRITORIES = ["Lâm Đồng", "Khánh Hòa", "Đắk Lắk", "Quảng Ngãi",
                "pre2025:67", "pre2025:58", "pre2025:62"]  # Đắk Nông, Ninh Thuận, Kon Tum
@@ -56,7 +56,7 @@ def main() -> None:
         a = assess_territory(args.store, query, args.sources, kind="any",
                              profile=args.profile, cache_dir=args.cache_dir)
         cset = candidate_sites(a.communes, kind="any")
-        planned = _planned_facilities(args.store, a.communes, "any")
+        planned = planned_facilities(args.store, a.communes, "any")
         mx = site_matrix(a, cset, a.facilities.reset_index(drop=True), planned)
         label = f"{a.territory.name} ({a.territory.key})"
         for t in THRESHOLDS:

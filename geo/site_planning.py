@@ -49,6 +49,7 @@ __all__ = [
     "SitePlan",
     "plan_from_matrix",
     "plan_sites",
+    "planned_facilities",
     "site_matrix",
     "write_site_plan",
 ]
@@ -218,8 +219,24 @@ def site_matrix(
         travel_model_counts=dict(counts), seconds=time.perf_counter() - t0)
 
 
-def _planned_facilities(store: str | os.PathLike, communes: gpd.GeoDataFrame,
-                        kind: str) -> gpd.GeoDataFrame:
+def planned_facilities(store: str | os.PathLike, communes: gpd.GeoDataFrame,
+                       kind: str) -> gpd.GeoDataFrame:
+    """Planned / under-construction facilities of ``kind`` in or within 50 km of the communes.
+
+    Parameters
+    ----------
+    store : path
+        The GeoPackage store.
+    communes : GeoDataFrame
+        The territory's communes.
+    kind : str
+        Facility kind or ``'any'``.
+
+    Returns
+    -------
+    GeoDataFrame
+        Rows of the store's ``facilities`` layer with a status in :data:`PLANNED_STATUSES`.
+    """
     fac = read_layer(store, "facilities")
     fac = fac[fac["status"].isin(PLANNED_STATUSES)]
     if kind != "any":
@@ -509,7 +526,7 @@ def plan_sites(
     cset = candidate_sites(a.communes, candidates, kind=kind, min_area_m2=min_area_m2,
                            exclusions=exclusions)
     existing = a.facilities if kind == "any" else a.facilities[a.facilities["kind"] == kind]
-    planned = _planned_facilities(store, a.communes, kind)
+    planned = planned_facilities(store, a.communes, kind)
     mx = site_matrix(a, cset, existing.reset_index(drop=True), planned)
     plan = plan_from_matrix(a, mx, model=model, p=p, threshold=threshold,
                             include_planned=include_planned, method=method,
