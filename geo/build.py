@@ -20,12 +20,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 import pyogrio
 
 from geo import admin, population
-from geo._errors import DataSourceNotFoundError, InvalidDataError
-from geo.store import write_store
+from geo._errors import DataSourceNotFoundError, InvalidDataError, PlannerError
+from geo.store import list_layers, read_layer, write_store
 
 __all__ = ["SOURCES", "build_store", "report_path", "summary_rows", "validate_sources"]
 
@@ -168,6 +169,7 @@ def build_store(
     store: str | os.PathLike,
     progress: bool = True,
     seed_registry: Callable | None = None,
+    keep_registry: bool = True,
 ) -> dict:
     """Build the whole store from the sources.
 
@@ -181,6 +183,11 @@ def build_store(
         Show a progress bar for the steps (and the slow census-matching loops).
     seed_registry : callable, optional
         Registry seeding function; defaults to :func:`geo.facilities.seed_registry`.
+    keep_registry : bool
+        When the store already exists, keep its registry work: facilities that
+        were imported or created (ids the seed does not produce), seed facilities
+        edited since (``version`` > 1) and the ``facility_audit`` table.  A rebuild
+        then never loses a planner's edits; ``False`` starts from the seed again.
 
     Returns
     -------
@@ -281,6 +288,15 @@ def build_store(
             fallbacks.append(f"{n} census rows matched by {method} "
                              f"({match_rep['population_by_method'][method]:,} people)")
 
+    kept = _kept_registry(store, facilities) if keep_registry else None
+    if kept is not None:
+        facilities, audit, kept_rep = kept
+        fac_rep = {**fac_rep, "kept_from_previous_store": kept_rep}
+        if kept_rep["imported_or_created"] or kept_rep["edited"]:
+            fallbacks.append(
+                f"registry work kept from the previous store: "
+                f"{kept_rep['imported_or_created']} imported/created and "
+                f"{kept_rep['edited']} edited facilities")
     layers = {
         "communes": communes,
         "provinces": provinces,
@@ -290,6 +306,8 @@ def build_store(
         "population": pop,
         "facilities": facilities,
     }
+    if kept is not None and audit is not None:
+        layers["facility_audit"] = audit
     report = {
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "sources": str(Path(sources).resolve()),
@@ -319,6 +337,36 @@ def build_store(
     report["total_seconds"] = round(time.perf_counter() - started, 2)
     _write_json(report_path(store), report)
     return report
+
+
+def _kept_registry(
+    store: str | os.PathLike, seeded: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame | None, dict] | None:
+    """Merge the registry work of an existing store into a freshly seeded registry."""
+    path = Path(store)
+    if not path.exists():
+        return None
+    try:
+        names = list_layers(path)
+        if "facilities" not in names:
+            return None
+        previous = read_layer(path, "facilities")
+        audit = read_layer(path, "facility_audit") if "facility_audit" in names else None
+    except PlannerError:
+        return None  # an unreadable old store is replaced, as before
+    seeded_ids = set(seeded["id"].astype(str))
+    prev_ids = previous["id"].astype(str)
+    version = pd.to_numeric(previous.get("version"), errors="coerce").fillna(1)
+    own = previous[~prev_ids.isin(seeded_ids)]
+    edited = previous[prev_ids.isin(seeded_ids) & (version > 1).to_numpy()]
+    keep_seed = seeded[~seeded["id"].astype(str).isin(set(edited["id"].astype(str)))]
+    parts = [df for df in (keep_seed, edited, own) if len(df)]
+    merged = pd.concat(parts, ignore_index=True) if parts else seeded.iloc[:0]
+    merged = gpd.GeoDataFrame(merged.reindex(columns=seeded.columns), geometry="geometry",
+                              crs=seeded.crs)
+    report = {"imported_or_created": len(own), "edited": len(edited),
+              "audit_rows": 0 if audit is None else len(audit)}
+    return merged, audit, report
 
 
 def _write_json(path: Path, report: dict) -> None:

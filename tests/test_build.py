@@ -128,3 +128,26 @@ def test_cli_errors_and_info(store_path, tmp_path):
     assert "3,321" in result.output and "10,047" in result.output
     result = runner.invoke(app, ["data", "info", "--store", str(tmp_path / "none.gpkg")])
     assert result.exit_code == 3
+
+
+def test_rebuild_keeps_registry_work(sources_dir, old_store):
+    """A rebuild re-seeds the registry but keeps imported/created and edited facilities."""
+    from geo.facilities import create_facility, get_facility, update_facility
+    from geo.store import read_layer
+
+    created = create_facility(old_store, {
+        "name": "Trung tâm Công tác xã hội thử nghiệm", "kind": "social_work_centre",
+        "ownership": "public", "status": "planned", "planned_year": 2028,
+        "lon": 108.99, "lat": 11.565, "source": "test"}, actor="test")
+    seed = read_layer(old_store, "facilities").iloc[0]
+    update_facility(old_store, seed["id"], {"capacity": 321}, expected_version=1, actor="test")
+    n_before = len(read_layer(old_store, "facilities"))
+
+    report = build_store(sources_dir, old_store, progress=False)
+    kept = report["facilities"]["kept_from_previous_store"]
+    assert kept["imported_or_created"] == 1 and kept["edited"] == 1
+    assert kept["audit_rows"] == 2
+    assert len(read_layer(old_store, "facilities")) == n_before
+    assert get_facility(old_store, created["id"])["name"].endswith("thử nghiệm")
+    assert get_facility(old_store, seed["id"])["capacity"] == 321
+    assert len(read_layer(old_store, "facility_audit")) == 2

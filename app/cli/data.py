@@ -32,12 +32,16 @@ def build(
     store: Path | None = typer.Option(
         None, "--store", help="Store GeoPackage to (re)build (default: data/planner.gpkg)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    reset_registry: bool = typer.Option(
+        False, "--reset-registry",
+        help="Discard imported / edited facilities of the existing store and start again "
+        "from the seed (default: keep them)."),
 ) -> None:
     """Build the store from the real sources (atomic; re-running is idempotent)."""
     settings = data_settings()
     sources = sources or settings.sources
     store = store or settings.store
-    report = build_store(sources, store, progress=not quiet)
+    report = build_store(sources, store, progress=not quiet, keep_registry=not reset_registry)
     console.print(_table(f"planner data build → {store}", summary_rows(report)))
     pop = report["population"]
     console.print(
