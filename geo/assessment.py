@@ -134,7 +134,8 @@ def _nearby_facilities(
     if facilities.empty:
         return facilities
     crs = communes.estimate_utm_crs()
-    zone = communes.to_crs(crs).geometry.union_all().buffer(FACILITY_REACH_M)
+    # a 50 km reach does not need the outline's full detail (buffering it is slow)
+    zone = communes.to_crs(crs).geometry.union_all().simplify(500).buffer(FACILITY_REACH_M)
     inside = facilities.to_crs(crs).within(zone).to_numpy()
     return facilities[inside].reset_index(drop=True)
 
