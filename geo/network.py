@@ -385,8 +385,11 @@ class RoadSources:
             geom = _area_4326(area)
             crs = _utm_crs(geom)
             to_m = Transformer.from_crs(4326, crs, always_xy=True)
-            zone = shapely.buffer(shapely.transform(geom, lambda c: np.column_stack(
-                to_m.transform(c[:, 0], c[:, 1]))), buffer_m)
+            metric = shapely.transform(geom, lambda c: np.column_stack(
+                to_m.transform(c[:, 0], c[:, 1])))
+            # only compared with bounding boxes: a simplified outline is plenty (and the
+            # buffer of the full-detail one costs seconds)
+            zone = shapely.buffer(shapely.simplify(metric, 200.0), buffer_m)
             kept = []
             for src in found:
                 box = shapely.box(*to_m.transform_bounds(*src.bounds))
