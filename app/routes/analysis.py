@@ -330,9 +330,34 @@ async def coverage(
     kind: KindQ = "any",
     threshold: ThresholdQ = 60.0,
     profile: ProfileQ = "motorbike",
-) -> CoverageReport:
+) -> Response:
     """Travel time from every commune to the nearest operating facility, served or not."""
-    a = await run_in_threadpool(assessment, state, territory, kind, threshold, profile)
+    return await run_in_threadpool(_coverage_json, state, request, territory, kind,
+                                   threshold, profile)
+
+
+def _coverage_json(
+    state: ServiceState, request: Request, territory: str, kind: str, threshold: float,
+    profile: str,
+) -> Response:
+    """The coverage report as JSON bytes, cached per (territory, kind, threshold, profile)."""
+    terr = _territory(state, territory)
+    key = ("coverage_json", terr.key, kind, float(threshold), profile)
+    with state.cache_lock:
+        body = state.cache.get(key)
+    if body is None:
+        body = _coverage_report(state, request, terr.key, kind, threshold,
+                                profile).model_dump_json().encode("utf-8")
+        with state.cache_lock:
+            state.cache[key] = body
+    return Response(content=body, media_type="application/json")
+
+
+def _coverage_report(
+    state: ServiceState, request: Request, territory: str, kind: str, threshold: float,
+    profile: str,
+) -> CoverageReport:
+    a = assessment(state, territory, kind, threshold, profile)
     s = a.summary
     c = a.communes
     served = c["served"].to_numpy(dtype=bool)
@@ -360,9 +385,14 @@ async def coverage(
         ],
         fallbacks=[str(f) for f in s.get("fallbacks", [])],
         communes=_commune_rows(c),
-        links=[Link(href=str(request.url), rel="self", type="application/json"),
-               _map_link(request, a)],
+        links=[_self_link(request, a), _map_link(request, a)],
     )
+
+
+def _self_link(request: Request, a: Assessment) -> Link:
+    url = request.url_for("coverage").include_query_params(
+        territory=a.territory.key, kind=a.kind, threshold=a.threshold, profile=a.profile)
+    return Link(href=str(url), rel="self", type="application/json")
 
 
 @router.get(
