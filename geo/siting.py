@@ -402,9 +402,9 @@ def _rank_sites(
         new = new_all[:, pick]
         add_w, add_n = float(add_w_all[pick]), int(add_n_all[pick])
         col = problem.cost[:, c]
-        saved_real = float(
-            (w * np.where(np.isfinite(real_cur), real_cur - np.minimum(real_cur, col), 0.0)).sum()
-        )
+        with np.errstate(invalid="ignore"):  # inf - inf where both are unreachable
+            gain = np.where(np.isfinite(real_cur), real_cur - np.minimum(real_cur, col), 0.0)
+        saved_real = float((w * gain).sum())
         cum_w += add_w
         cum_n += add_n
         rows.append(
