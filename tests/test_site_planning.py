@@ -19,9 +19,6 @@ from app.cli import app
 from geo.candidates import commune_centre_candidates
 from geo.site_planning import plan_sites, write_site_plan
 
-# PuLP 3.x announces its 4.0 API on every spopt model build
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
 
 @pytest.fixture(scope="module")
 def lscp60(store_path, sources_dir, ninh_thuan):
