@@ -209,7 +209,12 @@ def _post_facility(base: str) -> str:
 def test_page_map_and_siting_in_chromium(server, browser):
     _post_facility(server)  # a name with HTML in it must show as text everywhere
     browser.goto(f"{server}/?territory=pre2025:58")
-    n_unserved = browser.wait_for("document.querySelectorAll('#unserved tbody tr').length")
+    try:
+        n_unserved = browser.wait_for("document.querySelectorAll('#unserved tbody tr').length")
+    except TimeoutError:
+        status = browser.evaluate("document.getElementById('status').textContent")
+        pytest.fail(f"no unserved commune listed; page status: {status!r}; "
+                    f"console: {browser.problems(server)}")
     assert n_unserved >= 1
     first = browser.evaluate("document.querySelector('#unserved tbody tr td:nth-child(2)')"
                              ".textContent")

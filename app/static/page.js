@@ -35,7 +35,7 @@ function fmt(n) {
 function params() {
   return new URLSearchParams({
     territory: chosen.key,
-    kind: $("kind").value,
+    kind: $("kind").value || "any",
     threshold: $("threshold").value,
     profile: $("profile").value,
   });
@@ -183,7 +183,7 @@ async function runSiting(ev) {
   setStatus(status, "Đang gửi… (submitting)");
   const body = {
     territory: chosen.key,
-    kind: $("kind").value,
+    kind: $("kind").value || "any",
     threshold: Number($("threshold").value),
     profile: $("profile").value,
     p: Number($("sites").value),
@@ -228,18 +228,31 @@ function renderSiting(state) {
   link.hidden = false;
 }
 
-document.addEventListener("DOMContentLoaded", () => {
-  loadKinds().catch((err) => setStatus($("status"), "Lỗi (error): " + err.message, true));
+document.addEventListener("DOMContentLoaded", async () => {
   $("territory-search").addEventListener("input", () => {
     clearTimeout(searchTimer);
     searchTimer = setTimeout(() => searchTerritories().catch((err) => setStatus($("status"), err.message, true)), 150);
   });
   $("choose").addEventListener("submit", showCoverage);
   $("siting-form").addEventListener("submit", runSiting);
+  try {
+    await loadKinds(); // before any preset submit: the kind must be chosen first
+  } catch (err) {
+    setStatus($("status"), "Lỗi (error): " + err.message, true);
+    return;
+  }
   const preset = new URLSearchParams(window.location.search).get("territory");
   if (preset) {
-    getJSON("/territories?" + new URLSearchParams({ q: preset, limit: 1 }))
-      .then(({ body }) => { if (body.length) { choose(body[0]); $("choose").requestSubmit(); } })
-      .catch((err) => setStatus($("status"), err.message, true));
+    try {
+      const { body } = await getJSON("/territories?" + new URLSearchParams({ q: preset, limit: 1 }));
+      if (body.length) {
+        choose(body[0]);
+        $("choose").requestSubmit();
+      } else {
+        setStatus($("status"), "Không tìm thấy địa bàn (territory not found): " + preset, true);
+      }
+    } catch (err) {
+      setStatus($("status"), err.message, true);
+    }
   }
 });
