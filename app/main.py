@@ -19,6 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.errors import BodySizeLimitMiddleware, Problem, install_error_handlers
 from app.routes import analysis as analysis_routes
 from app.routes import collections as collections_routes
+from app.routes import docs as docs_routes
 from app.routes import jobs as jobs_routes
 from app.routes import maps as maps_routes
 from app.routes import page as page_routes
@@ -81,6 +82,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             "Writes need the `X-API-Key` header."
         ),
         lifespan=lifespan,
+        docs_url=None,  # served offline by app.routes.docs (no CDN)
+        redoc_url=None,
         responses={
             "4XX": {"model": Problem, "content": {"application/problem+json": {}}},
             "5XX": {"model": Problem, "content": {"application/problem+json": {}}},
@@ -94,6 +97,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(jobs_routes.router)
     app.include_router(page_routes.router)
     page_routes.mount_static(app)
+    docs_routes.install_docs(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
