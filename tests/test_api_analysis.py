@@ -79,7 +79,12 @@ def test_plans_and_compliance(client):
     plans = client.get("/plans").json()
     assert {"ninh-thuan-4074-2023", "dak-nong-512-2024"} <= {p["id"] for p in plans}
     mine = client.get("/plans", params={"territory": "ninh thuan"}).json()
-    assert [p["id"] for p in mine] == ["ninh-thuan-4074-2023"]
+    assert [(p["id"], p["relation"]) for p in mine] == [
+        ("ninh-thuan-4074-2023", "same"), ("national-1575-2024", "national")]
+    # the new Khánh Hòa holds the pre-2025 Ninh Thuận: its plan still bears on it
+    holder = client.get("/plans", params={"territory": "Khánh Hòa"}).json()
+    assert ("ninh-thuan-4074-2023", "within") in {(p["id"], p["relation"]) for p in holder}
+    assert "dak-nong-512-2024" not in {p["id"] for p in holder}
     r = client.get("/analysis/compliance", params={"plan": "ninh-thuan-4074-2023"})
     assert r.status_code == 200
     rep = r.json()

@@ -138,6 +138,10 @@ class PlanInfo(BaseModel):
     territory: str
     territory_key: str | None
     targets: int
+    relation: str = Field(
+        "all", description="How the plan's territory relates to the one asked for: 'same', "
+        "'within' (a pre-2025 province inside the new one asked for), 'contains' (the new "
+        "province holding the pre-2025 one asked for), 'national'; 'all' when no filter")
 
 
 class TargetResultModel(BaseModel):
@@ -445,21 +449,42 @@ def plans(
         str | None, Query(max_length=100, description="Only plans for this territory")
     ] = None,
 ) -> list[PlanInfo]:
-    """List the plans (optionally those written for one territory)."""
-    wanted = None
-    if territory:
-        wanted = _territory(state, territory).key
+    """List the plans (optionally those that bear on one territory).
+
+    With ``territory``, a plan is listed when it was written for that territory
+    (``same``), for a pre-2025 province now inside it (``within``), for the new
+    province that now holds it (``contains``), or for the whole country
+    (``national``).
+    """
+    wanted = _territory(state, territory) if territory else None
     out = []
     for p in _plans(state):
         key = _plan_key(p)
-        if wanted is not None and key != wanted:
+        relation = "all" if wanted is None else _plan_relation(state, key, wanted)
+        if relation is None:
             continue
         out.append(PlanInfo(
             id=p.id, title_vi=p.title_vi, title_en=p.title_en, document=p.document,
             issuing_body=p.issuing_body, territory=p.territory.name, territory_key=key,
-            targets=len(p.targets),
+            targets=len(p.targets), relation=relation,
         ))
-    return out
+    rank = {"same": 0, "within": 1, "contains": 2, "national": 3, "all": 4}
+    return sorted(out, key=lambda info: rank[info.relation])
+
+
+def _plan_relation(state: ServiceState, plan_key: str | None, wanted: Any) -> str | None:
+    if plan_key is None:
+        return "national"
+    if plan_key == wanted.key:
+        return "same"
+    plan_terr = _territory(state, plan_key)
+    if plan_terr.era == wanted.era:
+        return None
+    if wanted.era == "new" and wanted.code in plan_terr.province_codes:
+        return "within"
+    if plan_terr.era == "new" and plan_terr.code in wanted.province_codes:
+        return "contains"
+    return None
 
 
 def _plan(state: ServiceState, plan_id: str) -> Plan:

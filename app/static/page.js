@@ -106,7 +106,7 @@ function renderSummary(body) {
   dl.replaceChildren();
   const s = body.summary;
   const rows = [
-    ["Địa bàn (territory)", body.territory.label],
+    ["Địa bàn (territory)", `${body.territory.name} — ${body.territory.note}`],
     ["Xã/phường (communes)", fmt(s.communes)],
     ["Được phục vụ (served)", `${fmt(s.served)} (${s.share_communes_served.toFixed(1)}%)`],
     ["Dân số được phục vụ (population served)", `${fmt(s.population_served)} / ${fmt(s.population)}`],
@@ -152,7 +152,12 @@ async function loadCompliance() {
     const q = new URLSearchParams({ plan: plan.id, profile: $("profile").value });
     const { body: rep } = await getJSON("/analysis/compliance?" + q);
     const h = document.createElement("h3");
-    h.textContent = `${rep.plan_title_vi} — ${rep.document}`;
+    const relation = {
+      within: ` (${plan.territory}: tỉnh cũ nay thuộc địa bàn — pre-2025 province within this territory)`,
+      contains: ` (${plan.territory}: tỉnh mới chứa địa bàn — new province holding this territory)`,
+      national: " (toàn quốc — national)",
+    }[plan.relation] || "";
+    h.textContent = `${rep.plan_title_vi} — ${rep.document}${relation}`;
     const table = document.createElement("table");
     table.className = "compliance";
     const head = table.createTHead().insertRow();
