@@ -1,7 +1,7 @@
 """Build the planner's store (one GeoPackage) from the real sources.
 
 :func:`build_store` validates every source up front, then runs the steps of
-:mod:`geo.admin`, :mod:`geo.population` and :func:`geo.facilities.seed_registry`,
+:mod:`geo.admin`, :mod:`geo.population` and :func:`geo.registry_seed.seed_registry`,
 and writes all layers at once with :func:`geo.store.write_store` (temporary file +
 atomic replace: a build that fails part-way leaves the previous store untouched).
 The build report is stored in the store (``build_report`` table) and written as
@@ -182,7 +182,7 @@ def build_store(
     progress : bool
         Show a progress bar for the steps (and the slow census-matching loops).
     seed_registry : callable, optional
-        Registry seeding function; defaults to :func:`geo.facilities.seed_registry`.
+        Registry seeding function; defaults to :func:`geo.registry_seed.seed_registry`.
     keep_registry : bool
         When the store already exists, keep its registry work: facilities that
         were imported or created (ids the seed does not produce), seed facilities
@@ -204,7 +204,7 @@ def build_store(
     started = time.perf_counter()
     paths = validate_sources(sources)
     if seed_registry is None:
-        from geo.facilities import seed_registry as _seed
+        from geo.registry_seed import seed_registry as _seed
 
         seed_registry = _seed
     steps = _Steps(total=9, progress=progress)

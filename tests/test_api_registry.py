@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from _api_support import API_KEY, copy_store, make_client
 
-from geo.facilities import read_audit
+from geo.registry import read_audit
 from geo.store import read_layer
 
 PROBLEM = "application/problem+json"

@@ -132,7 +132,7 @@ def test_cli_errors_and_info(store_path, tmp_path):
 
 def test_rebuild_keeps_registry_work(sources_dir, old_store):
     """A rebuild re-seeds the registry but keeps imported/created and edited facilities."""
-    from geo.facilities import create_facility, get_facility, update_facility
+    from geo.registry import create_facility, get_facility, update_facility
     from geo.store import read_layer
 
     created = create_facility(old_store, {

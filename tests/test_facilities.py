@@ -14,23 +14,19 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from geo._errors import ConflictError, InvalidDataError, NotFoundError
-from geo.facilities import (
-    COLUMNS,
-    KINDS,
-    classify_osm,
+from geo.facilities import COLUMNS, KINDS
+from geo.registry import (
     close_facility,
     create_facility,
     export_facilities,
-    find_duplicates,
     get_facility,
     import_facilities,
     list_facilities,
-    parse_capacity,
     read_audit,
     read_facilities,
-    seed_registry,
     update_facility,
 )
+from geo.registry_seed import classify_osm, find_duplicates, parse_capacity, seed_registry
 from geo.store import read_report
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from geo._errors import InvalidDataError
-from geo.facilities import export_facilities, import_facilities, read_facilities
+from geo.registry import export_facilities, import_facilities, read_facilities
 
 
 @pytest.fixture(scope="module")

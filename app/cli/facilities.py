@@ -10,7 +10,7 @@ from rich.table import Table
 
 from app.cli._common import console, err_console, facilities_app, handle_errors
 from app.settings import DataSettings
-from geo.facilities import export_facilities, import_facilities, list_facilities
+from geo.registry import export_facilities, import_facilities, list_facilities
 from geo.store import check_store
 
 _StoreOpt = Annotated[

@@ -3,7 +3,7 @@
 Every write needs an ``X-API-Key``; updates and closures need ``If-Match`` with
 the facility's ETag (its version): a stale version is a ``409`` problem.
 Validation, the audit record and the single atomic store write are done by
-:mod:`geo.facilities`; the service then re-reads the ``facilities`` layer.
+:mod:`geo.registry`; the service then re-reads the ``facilities`` layer.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from app.routes._deps import ApiKeyDep, StateDep
 from app.routes._models import FacilityCreate, FacilityPatch, Feature
 from app.routes._state import ServiceState
 from app.routes.collections import GeoJSONResponse, facility_etag
-from geo import facilities as registry
+from geo import registry
 from geo._errors import NotFoundError
 
 router = APIRouter(tags=["registry"])
