@@ -11,17 +11,14 @@ import pandas as pd
 import pytest
 
 from geo._errors import DataSourceNotFoundError, InvalidDataError, NotFoundError
+from geo.compliance import evaluate_plan
+from geo.compliance_report import report_to_csv, report_to_html, report_to_json, write_report
 from geo.plans import (
     FacilityCountTarget,
-    evaluate_plan,
     find_plan,
     load_beneficiaries,
     load_plan,
     load_plans,
-    report_to_csv,
-    report_to_html,
-    report_to_json,
-    write_report,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -462,7 +459,7 @@ def test_ninh_thuan_4074_on_the_real_store(store_path):
     tỉnh Ninh Thuận, capacity 176; Cơ sở BTXH Phúc Lạc and Trần Châu, non-public, no
     capacity), no drug rehabilitation, elderly or children's facility, and no OSM facility
     falls in the former province."""
-    from geo.plans import evaluate_plan_on_store
+    from geo.compliance import evaluate_plan_on_store
 
     plan = load_plan(PLANS_DIR / "ninh_thuan_4074_2023.toml")
     rep = evaluate_plan_on_store(plan, store_path, year=2026, today=TODAY)
@@ -491,7 +488,7 @@ def test_ninh_thuan_4074_on_the_real_store(store_path):
 def test_kon_tum_787_on_the_real_store(store_path):
     """Hand-checked: Trung tâm Bảo trợ và Công tác xã hội tỉnh Kon Tum cares for 163 people in
     the registry (137 short of 300); Cô Nhi Viện Vinh Sơn 2 has no recorded capacity."""
-    from geo.plans import evaluate_plan_on_store
+    from geo.compliance import evaluate_plan_on_store
 
     plan = load_plan(PLANS_DIR / "kon_tum_787_2018.toml")
     r = _by_id(evaluate_plan_on_store(plan, store_path, today=TODAY))

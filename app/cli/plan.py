@@ -11,15 +11,9 @@ from rich.table import Table
 from app.cli._common import console, handle_errors, plan_app
 from app.settings import DataSettings, analysis_settings
 from geo.assessment import write_assessment
-from geo.plans import (
-    evaluate_plan_on_store,
-    find_plan,
-    load_beneficiaries,
-    load_plans,
-    plan_assessment,
-    vision_access,
-    write_report,
-)
+from geo.compliance import evaluate_plan_on_store, plan_assessment, vision_access
+from geo.compliance_report import write_report
+from geo.plans import find_plan, load_beneficiaries, load_plans
 from geo.store import check_store
 
 _STYLE = {"met": "green", "not_met": "red", "unknown": "yellow"}

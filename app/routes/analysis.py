@@ -30,15 +30,10 @@ from geo._errors import DataSourceNotFoundError, InvalidDataError, NotFoundError
 from geo.access import commune_origins, od_matrix
 from geo.admin import Territory, resolve_territory
 from geo.assessment import Assessment, assess_territory
+from geo.compliance import evaluate_plan_on_store, plan_assessment, vision_access
+from geo.compliance_report import report_to_html
 from geo.coverage import vision_2050_gaps
-from geo.plans import (
-    Plan,
-    evaluate_plan_on_store,
-    load_plans,
-    plan_assessment,
-    report_to_html,
-    vision_access,
-)
+from geo.plans import Plan, load_plans
 from geo.siting import SitingProblem, solve_mclp
 
 router = APIRouter(tags=["analysis"])
@@ -555,7 +550,7 @@ async def compliance_html(
     threshold: ThresholdQ = 60.0,
     profile: ProfileQ = "motorbike",
 ) -> HTMLResponse:
-    """The compliance report as a printable HTML page (texts escaped by geo.plans)."""
+    """The compliance report as a printable HTML page (texts escaped by geo.compliance_report)."""
     report = await run_in_threadpool(compliance_report, state, plan, year, threshold, profile)
     return HTMLResponse(report_to_html(report))
 
