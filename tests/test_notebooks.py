@@ -83,7 +83,7 @@ def _n_images(nb: nbformat.NotebookNode) -> int:
 
 def test_notebooks_exist() -> None:
     assert {p.stem for p in NOTEBOOKS} >= {"01_coverage", "02_plan_compliance",
-                                           "04_boundary_reform"}
+                                           "04_boundary_reform", "05_api"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
