@@ -6,32 +6,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from geo.facilities import KINDS, OWNERSHIP, PRECISION, STATUS
+
 GEOJSON = "application/geo+json"
 
-FacilityKind = Literal[
-    "social_work_centre",
-    "social_protection_general",
-    "elderly_care",
-    "children_care",
-    "disability_care",
-    "mental_health_care",
-    "drug_rehab",
-    "shelter",
-]
-KindOrAny = Literal[
-    "any",
-    "social_work_centre",
-    "social_protection_general",
-    "elderly_care",
-    "children_care",
-    "disability_care",
-    "mental_health_care",
-    "drug_rehab",
-    "shelter",
-]
-Ownership = Literal["public", "non_public"]
-Status = Literal["operating", "planned", "under_construction", "closed"]
-Precision = Literal["exact", "commune", "district", "province"]
+# The registry's vocabularies (one source: geo.facilities).
+FacilityKind = Literal[KINDS]
+KindOrAny = Literal[("any", *KINDS)]
+Ownership = Literal[OWNERSHIP]
+Status = Literal[STATUS]
+Precision = Literal[PRECISION]
 
 
 class Link(BaseModel):
