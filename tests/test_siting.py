@@ -195,7 +195,8 @@ def test_time_limit_raises_solver_error_with_bound():
     cost, w = _random_instance(0, n=2000, m=500)
     prob = SitingProblem(cost, w, threshold=22.5)
     with pytest.raises(SolverError, match="(?i)time limit") as exc:
-        solve_lscp(prob, time_limit=0.5)
+        # without the warm start (which meets the LP bound here) HiGHS hits the limit
+        solve_lscp(prob, time_limit=0.5, warm_start=False)
     assert not isinstance(exc.value, InfeasibleError)
     assert exc.value.bound is not None and "bound" in str(exc.value)
 
@@ -240,6 +241,58 @@ def test_greedy_within_reported_gap(seed):
     # MCLP greedy + 1-swap is near-optimal here (p-median's 1-swap local optimum
     # reaches 1.7% on seed 4: only the reported-gap property is asserted for it)
     assert solve_mclp(prob, 5).greedy_gap <= 0.01
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_lscp_heuristic_valid_cover_bound_and_gap(seed):
+    cost, w = _random_instance(seed, n=300, m=80)
+    k = 3 if seed % 2 else 0
+    prob = SitingProblem(cost[:, k:], w, existing_cost=cost[:, :k], threshold=25.0)
+    plain = greedy_lscp(prob, local_search=False)
+    heur = greedy_lscp(prob)
+    exact = solve_lscp(prob, mip_rel_gap=GAP)
+    assert plain.solver == "greedy" and heur.solver == "greedy+local-search"
+    # a valid cover, never worse than the plain greedy
+    assert nearest_open(prob, heur)["served"].all()
+    assert nearest_open(prob, plain)["served"].all()
+    assert heur.objective == heur.n_selected <= plain.objective
+    # the bound is a true lower bound and the reported gap follows from it
+    assert heur.bound is not None and heur.bound <= exact.objective <= heur.objective
+    assert heur.gap == pytest.approx((heur.objective - heur.bound) / heur.bound)
+    true_gap = (heur.objective - exact.objective) / exact.objective
+    assert 0 <= true_gap <= heur.gap + 1e-12
+    assert exact.greedy_objective == heur.objective
+    assert exact.greedy_gap == pytest.approx(true_gap)
+
+
+def test_lscp_heuristic_meeting_the_bound_is_optimal():
+    cost, w = _random_instance(0, n=2000, m=500)
+    t = 22.5
+    prob = SitingProblem(cost, w, threshold=t)
+    heur = greedy_lscp(prob)
+    assert heur.gap == 0.0  # the local search reaches the LP bound here
+    res = solve_lscp(prob)
+    assert res.status == "optimal" and "LP bound" in res.solver and res.greedy_gap == 0.0
+    assert res.objective == heur.objective
+    assert nearest_open(prob, res)["served"].all()
+    ref = solve_lscp(prob, warm_start=False, mip_rel_gap=GAP)  # branch and bound agrees
+    assert ref.objective == res.objective
+
+
+def test_cover_search_never_worse_and_stops_at_bound():
+    from geo.siting import _cover_search, _greedy_cover, _lscp_reduced
+
+    cost, w = _random_instance(7, n=400, m=120)
+    prob = SitingProblem(cost, w, threshold=20.0)
+    red, _ = _lscp_reduced(prob, 20.0)
+    a = red.toarray().astype(float)
+    start = _greedy_cover(red)
+    for lower, its in ((0, 0), (0, 300), (len(start), 300), (len(start) - 1, 5000)):
+        got = _cover_search(a, start, lower, its, seed=1)
+        assert (a[:, got].sum(axis=1) > 0).all() and len(got) <= len(start)
+        if lower == len(start):
+            assert len(got) == len(start)
+    assert _cover_search(a, start, 0, 300, seed=1) == _cover_search(a, start, 0, 300, seed=1)
 
 
 def test_ranking_marginal_gains(province):
