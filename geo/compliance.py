@@ -203,6 +203,16 @@ def _prepare_facilities(facilities: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+#: Statuses of facilities not yet operating (counted only in a projection).
+_PIPELINE = ("planned", "under_construction")
+
+
+def _due_by(status: pd.Series, planned_year: pd.Series, ref_year: int) -> pd.Series:
+    """Pipeline facilities (:data:`_PIPELINE`) with a known ``planned_year`` ≤ ``ref_year``."""
+    year = pd.to_numeric(planned_year, errors="coerce")
+    return status.isin(_PIPELINE) & year.notna() & (year <= ref_year)
+
+
 def _select_facilities(
     df: pd.DataFrame, communes: set[str], national: bool, ref_year: int, this_year: int
 ) -> tuple[pd.DataFrame, list[str]]:
@@ -220,10 +230,10 @@ def _select_facilities(
             )
     sel = df[inside]
     operating = sel["status"] == "operating"
-    pipeline = sel["status"].isin(["planned", "under_construction"])
+    pipeline = sel["status"].isin(_PIPELINE)
     counted = operating.copy()
     if ref_year > this_year:
-        due = pipeline & sel["planned_year"].notna() & (sel["planned_year"] <= ref_year)
+        due = _due_by(sel["status"], sel["planned_year"], ref_year)
         counted |= due
         if due.any():
             notes.append(
@@ -761,8 +771,7 @@ def counted_facilities(
     status = facilities["status"]
     keep = status == "operating"
     if ref_year > today.year and "planned_year" in facilities.columns:
-        py = pd.to_numeric(facilities["planned_year"], errors="coerce")
-        keep |= status.isin(["planned", "under_construction"]) & py.notna() & (py <= ref_year)
+        keep |= _due_by(status, facilities["planned_year"], ref_year)
     return facilities[keep.fillna(False).astype(bool)]
 
 
