@@ -37,12 +37,11 @@ from typing import Any
 import pandas as pd
 
 from geo._errors import InvalidDataError
-from geo.facilities import KINDS
+from geo.facilities import KIND_LABELS, KINDS
 from geo.names import fold
 from geo.plans import (
     BENEFICIARY_GROUPS,
     CARE_KINDS,
-    KIND_LABELS,
     BeneficiaryShareTarget,
     CapacityRangeTarget,
     FacilityCountTarget,

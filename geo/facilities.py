@@ -58,6 +58,43 @@ KINDS: tuple[str, ...] = (
     "drug_rehab",
     "shelter",
 )
+#: kind -> (Vietnamese label, English singular, English plural)
+KIND_LABELS: dict[str, tuple[str, str, str]] = {
+    "social_work_centre": (
+        "Trung tâm công tác xã hội",
+        "social work centre",
+        "social work centres",
+    ),
+    "social_protection_general": (
+        "Cơ sở bảo trợ xã hội tổng hợp",
+        "general social-protection centre",
+        "general social-protection centres",
+    ),
+    "elderly_care": (
+        "Cơ sở chăm sóc người cao tuổi",
+        "elderly-care facility",
+        "elderly-care facilities",
+    ),
+    "children_care": (
+        "Cơ sở chăm sóc trẻ em có hoàn cảnh đặc biệt",
+        "children's care facility",
+        "children's care facilities",
+    ),
+    "disability_care": (
+        "Cơ sở chăm sóc người khuyết tật",
+        "disability-care facility",
+        "disability-care facilities",
+    ),
+    "mental_health_care": (
+        "Cơ sở chăm sóc người tâm thần",
+        "mental-health care facility",
+        "mental-health care facilities",
+    ),
+    "drug_rehab": ("Cơ sở cai nghiện ma túy", "drug rehabilitation facility",
+                   "drug rehabilitation facilities"),
+    "shelter": ("Nhà tạm lánh", "shelter", "shelters"),
+}
+
 OWNERSHIP: tuple[str, ...] = ("public", "non_public")
 STATUS: tuple[str, ...] = ("operating", "planned", "under_construction", "closed")
 PRECISION: tuple[str, ...] = ("exact", "commune", "district", "province")

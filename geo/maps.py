@@ -24,6 +24,7 @@ import pandas as pd
 import shapely
 
 from geo._errors import CRSError
+from geo.facilities import KIND_LABELS as FACILITY_KIND_LABELS
 
 #: Marker colour per facility kind (colour-blind-safe-ish qualitative palette).
 KIND_COLOURS: dict[str, str] = {
@@ -37,18 +38,10 @@ KIND_COLOURS: dict[str, str] = {
     "shelter": "#17becf",
 }
 
-#: Vietnamese label (English beside it) per facility kind.
+#: Vietnamese label (English beside it) per facility kind, and for "any".
 KIND_LABELS: dict[str, str] = {
-    "social_work_centre": "Trung tâm công tác xã hội (social work centre)",
-    "social_protection_general": "Cơ sở bảo trợ xã hội tổng hợp (social protection)",
-    "elderly_care": "Chăm sóc người cao tuổi (elderly care)",
-    "children_care": "Chăm sóc trẻ em (children's care)",
-    "disability_care": "Chăm sóc người khuyết tật (disability care)",
-    "mental_health_care": "Chăm sóc sức khỏe tâm thần (mental-health care)",
-    "drug_rehab": "Cai nghiện ma túy (drug rehabilitation)",
-    "shelter": "Nhà tạm lánh (shelter)",
-    "any": "Mọi loại hình (any kind)",
-}
+    kind: f"{vi} ({en})" for kind, (vi, en, _) in FACILITY_KIND_LABELS.items()
+} | {"any": "Mọi loại hình (any kind)"}
 
 _TIME_BINS = [0, 15, 30, 60, 90, 120, 180]
 _TIME_COLOURS = ["#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027"]

@@ -31,7 +31,6 @@ from geo.facilities import KINDS, OWNERSHIP
 __all__ = [
     "BENEFICIARY_GROUPS",
     "CARE_KINDS",
-    "KIND_LABELS",
     "BeneficiaryGroup",
     "BeneficiaryShareTarget",
     "CapacityRangeTarget",
@@ -53,43 +52,6 @@ __all__ = [
 # ---------------------------------------------------------------------------
 # vocabularies
 # ---------------------------------------------------------------------------
-
-#: kind -> (Vietnamese label, English singular, English plural)
-KIND_LABELS: dict[str, tuple[str, str, str]] = {
-    "social_work_centre": (
-        "Trung tâm công tác xã hội",
-        "social work centre",
-        "social work centres",
-    ),
-    "social_protection_general": (
-        "Cơ sở bảo trợ xã hội tổng hợp",
-        "general social-protection centre",
-        "general social-protection centres",
-    ),
-    "elderly_care": (
-        "Cơ sở chăm sóc người cao tuổi",
-        "elderly-care facility",
-        "elderly-care facilities",
-    ),
-    "children_care": (
-        "Cơ sở chăm sóc trẻ em có hoàn cảnh đặc biệt",
-        "children's care facility",
-        "children's care facilities",
-    ),
-    "disability_care": (
-        "Cơ sở chăm sóc người khuyết tật",
-        "disability-care facility",
-        "disability-care facilities",
-    ),
-    "mental_health_care": (
-        "Cơ sở chăm sóc người tâm thần",
-        "mental-health care facility",
-        "mental-health care facilities",
-    ),
-    "drug_rehab": ("Cơ sở cai nghiện ma túy", "drug rehabilitation facility",
-                   "drug rehabilitation facilities"),
-    "shelter": ("Nhà tạm lánh", "shelter", "shelters"),
-}
 
 #: every kind except drug rehabilitation: facilities that care for people in need
 CARE_KINDS: tuple[str, ...] = tuple(k for k in KINDS if k != "drug_rehab")
