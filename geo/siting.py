@@ -432,22 +432,24 @@ def _rank_sites(
     for rank in range(1, s + 1):
         cand = np.nonzero(alive)[0]
         first = (saved_all if by == "time" else add_w_all)[cand]
-        top = first.max()
+        best = int(np.argmax(first))
+        top = first[best]
         if np.count_nonzero(first >= top - 1e-9 * (abs(top) + 1.0)) > 1:
             # a (near) tie: decide on freshly computed gains, as without the updates
             add_w_all, add_n_all, saved_all = fresh()
-        keys = (add_w_all, add_n_all, saved_all) if by != "time" else (
-            saved_all, add_w_all, add_n_all
-        )
-        order = np.lexsort(tuple(kk[cand] for kk in reversed(keys)))
-        pick = int(cand[order[-1]])
+            keys = (add_w_all, add_n_all, saved_all) if by != "time" else (
+                saved_all, add_w_all, add_n_all
+            )
+            order = np.lexsort(tuple(kk[cand] for kk in reversed(keys)))
+            pick = int(cand[order[-1]])
+        else:
+            pick = int(cand[best])
         c = int(remaining[pick])
         new = ~served & covers[:, pick]
         add_w, add_n = float(add_w_all[pick]), int(add_n_all[pick])
         col = raw[:, pick]
         # real minutes saved over the demand reaching something today (inf - inf skipped)
-        gain = np.zeros(n)
-        gain[finite_cur] = real_cur[finite_cur] - np.minimum(real_cur[finite_cur], col[finite_cur])
+        gain = np.subtract(real_cur, np.minimum(real_cur, col), out=np.zeros(n), where=finite_cur)
         cum_w += add_w
         cum_n += add_n
         values = (rank, ids[c], add_w, add_n, float((w * gain).sum()), cum_w, cum_n,
@@ -471,7 +473,7 @@ def _rank_sites(
             saved_all = saved_all - w[rows] @ (before - after)
             cur_min[rows] = nw
         real_cur = np.minimum(real_cur, col)
-        finite_cur = np.isfinite(real_cur)
+        finite_cur |= np.isfinite(col)
     return pd.DataFrame(out, columns=list(_RANK_COLUMNS))
 
 
