@@ -3,8 +3,10 @@
 The cost matrix (minutes, demand x candidates, ``np.inf`` = unreachable) is an
 explicit input (built elsewhere, e.g. by ``geo.access.od_matrix``); this module
 never builds it.  Models are solved exactly as MILPs with HiGHS, called through
-``highspy`` directly on ``scipy.sparse`` matrices, and heuristically with greedy
-(+ 1-swap) algorithms.  Existing facilities are fixed open.
+``highspy`` directly on ``scipy.sparse`` matrices, and heuristically: greedy
+(+ 1-swap) for MCLP / p-median, greedy + redundancy removal + a row-weighting
+local search for the LSCP, with the LP relaxation as a lower bound so that its
+gap is known without the exact solve.  Existing facilities are fixed open.
 
 Models
 ------
@@ -295,12 +297,15 @@ class SitingResult:
     solve_seconds, build_seconds : float
         Solver time and model building time.
     gap : float or None
-        Exact: relative MIP gap reported by HiGHS. Greedy: relative gap to the exact
-        optimum when both were run (``None`` otherwise).
+        Exact: relative MIP gap reported by HiGHS.  Greedy LSCP with local search:
+        ``(objective - bound) / bound``, an upper bound on the relative gap to the
+        optimum (0 = proven optimal).  Other greedy results: ``None``.
     bound : float or None
-        Best dual bound (exact).
+        Best dual bound (exact); LP lower bound rounded up (greedy LSCP).
     solver : str
-        ``HiGHS x.y.z`` or ``greedy`` / ``greedy+1swap``.
+        ``HiGHS x.y.z`` (``... (LP bound met by the heuristic)`` when the LSCP
+        heuristic was proven optimal without branch and bound), ``greedy``,
+        ``greedy+1swap`` or ``greedy+local-search``.
     greedy_objective, greedy_gap : float or None
         For exact solves that used a greedy warm start: its objective and gap.
     rounds : int
