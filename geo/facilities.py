@@ -612,9 +612,12 @@ def rows_to_points(
 ) -> tuple[gpd.GeoDataFrame, list[dict]]:
     """Turn a table with lat/lon (or address) columns into points; collect problems.
 
-    Rows with coordinates become points (``location_precision`` ``exact``
-    unless given); rows with only ``commune``/``district``/``province`` are
-    placed by ``locator`` (:meth:`geo.locate.Locator.locate`).
+    Rows with a geometry or coordinates keep them (``location_precision``
+    ``exact`` unless given); rows with only a ``commune_code`` are placed at that
+    commune's admin centre; rows with only ``commune``/``district``/``province``
+    are placed by ``locator`` (:meth:`geo.locate.Locator.locate`).  A commune
+    *name* that cannot be found is a problem for that row, never a silent
+    district or province fallback.
 
     Returns
     -------
@@ -626,13 +629,15 @@ def rows_to_points(
     lat_c, lon_c = _find_col(cols, _LAT_ALIASES), _find_col(cols, _LON_ALIASES)
     has_address = any(c in cols for c in ADDRESS_COLUMNS)
     problems: list[dict] = []
-    if (lat_c is None or lon_c is None) and not has_address:
+    by_code = "commune_code" in cols and locator is not None
+    if (lat_c is None or lon_c is None) and not has_address and not by_code:
         if "geometry" in cols and all(isinstance(g, BaseGeometry | type(None))
                                       for g in df["geometry"]):
             return gpd.GeoDataFrame(df, geometry="geometry", crs=STORED_CRS), problems
         problems.append({"file": file, "row": None, "field": "lat/lon",
                          "reason": "missing required columns: lat and lon "
-                                   "(or commune/district/province to locate by name)"})
+                                   "(or commune_code, or commune/district/province to "
+                                   "locate by name)"})
         return gpd.GeoDataFrame(df, geometry=[None] * len(df), crs=STORED_CRS), problems
     geoms: list[Point | None] = []
     extra = {"commune_code": [], "location_precision": []}
@@ -640,6 +645,12 @@ def rows_to_points(
         lat = r.get(lat_c) if lat_c else None
         lon = r.get(lon_c) if lon_c else None
         given_prec = clean_text(r.get("location_precision"))
+        geom = r.get("geometry") if "geometry" in cols else None
+        if isinstance(geom, BaseGeometry) and not geom.is_empty:
+            geoms.append(geom)  # a geometry given with the row wins
+            extra["commune_code"].append(clean_text(r.get("commune_code")))
+            extra["location_precision"].append(given_prec or "exact")
+            continue
         if not is_blank(lat) or not is_blank(lon):
             try:
                 x, y = float(str(lon).strip()), float(str(lat).strip())
@@ -655,8 +666,26 @@ def rows_to_points(
             extra["commune_code"].append(clean_text(r.get("commune_code")))
             extra["location_precision"].append(given_prec or "exact")
             continue
-        if has_address and locator is not None:
+        code = clean_text(r.get("commune_code"))
+        if code and locator is not None and locator.knows(code):
+            loc = locator.place_code(code)  # codes first, then names
+        elif has_address and locator is not None:
             loc = locator.locate(r.get("commune"), r.get("district"), r.get("province"))
+            if (loc["commune_code"] is not None and clean_text(r.get("commune"))
+                    and loc["location_precision"] != "commune"):
+                # a user named a commune: a coarser fallback would misplace the facility
+                problems.append({
+                    "file": file, "row": pos, "field": "commune",
+                    "reason": f"commune {clean_text(r.get('commune'))!r} not found "
+                              f"({loc.get('note') or 'no match'}); give lat/lon, a "
+                              f"commune_code or a commune name of the province"})
+                geoms.append(None)
+                extra["commune_code"].append(None)
+                extra["location_precision"].append(given_prec)
+                continue
+        else:
+            loc = None
+        if loc is not None:
             if loc["commune_code"] is None:
                 problems.append({"file": file, "row": pos, "field": "commune/district/province",
                                  "reason": f"cannot place by name: {loc['reason']}"})

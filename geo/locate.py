@@ -233,6 +233,14 @@ class Locator:
             return hits[0], "new"
         return None, ""
 
+    def _new_province_by_name(self, name: Any) -> str | None:
+        text = clean_text(name)
+        if text is None or re.fullmatch(r"\d{1,2}", text):
+            return None
+        key = normalize_name(text)
+        hits = [c for c, k in self._new_prov_keys.items() if k == key]
+        return hits[0] if len(hits) == 1 else None
+
     def old_communes(self, province_code: str) -> list[str]:
         """Pre-2025 commune codes of a pre-2025 province."""
         return list(self._old_by_prov.get(province_code, []))
@@ -345,8 +353,17 @@ class Locator:
 
     # -- main entry ---------------------------------------------------------
 
-    def locate(self, commune: Any = None, district: Any = None, province: Any = None) -> dict:
+    def locate(self, commune: Any = None, district: Any = None, province: Any = None,
+               *, post2025_without_district: bool = True) -> dict:
         """Place a facility by its names.
+
+        Districts were abolished on 1 July 2025, so with
+        ``post2025_without_district`` (the default) an address *without* a district
+        whose province is also a new province's name (Khánh Hòa, Đắk Lắk...) is
+        first read as a post-2025 address: a unique exact match among that new
+        province's communes wins over a pre-2025 commune of the same name (Xã
+        Vĩnh Hải, not the old Phường Vĩnh Hải of Nha Trang).  Sources written
+        before the reform (the seed registry) pass ``False``.
 
         Returns
         -------
@@ -356,6 +373,17 @@ class Locator:
             cannot be placed, ``commune_code=None`` and ``reason``.
         """
         out: dict[str, Any] = {"commune_code": None, "reason": None, "note": ""}
+        if post2025_without_district and not clean_text(district) and clean_text(commune):
+            new_pcode = self._new_province_by_name(province)
+            if new_pcode is not None:
+                keys = {c: v["key"] for c, v in self._new.items()
+                        if v["province_code"] == new_pcode}
+                for variant in _name_variants(commune):
+                    hits, score = _match_key(variant, keys, fuzzy=False)
+                    if len(hits) == 1:
+                        return self._place(hits[0], "commune",
+                                           "new commune name (address without district)",
+                                           "", score)
         pcode, era = self.province(province)
         if pcode is None:
             out["reason"] = (f"province {clean_text(province)!r} not found" if clean_text(province)
@@ -424,6 +452,14 @@ class Locator:
             f"commune {clean_text(commune)!r} not found in new province {new_pcode}"
             if clean_text(commune) else "only a new province given: too coarse to place")
         return out
+
+    def knows(self, new_code: str) -> bool:
+        """Whether ``new_code`` is a (post-2025) commune code the locator knows."""
+        return str(new_code) in self._new
+
+    def place_code(self, new_code: str) -> dict:
+        """Place at the admin centre of the new commune ``new_code`` (see :meth:`locate`)."""
+        return self._place(str(new_code), "commune", "commune code", "")
 
     def _place(self, new_code: str, precision: str, method: str, note: str,
                score: float = 100.0) -> dict:

@@ -327,7 +327,7 @@ def import_facilities(
     locator = None
     if src.suffix.lower() in (".csv", ".txt"):
         head = read_csv_text(src)
-        if any(c in head.columns for c in ADDRESS_COLUMNS):
+        if any(c in head.columns for c in (*ADDRESS_COLUMNS, "commune_code")):
             locator = locator_from_store(store_path, communes)
     raw, problems = read_facility_file(src, locator=locator)
     rows = pd.Series(np.arange(1, len(raw) + 1), index=raw.index)
@@ -499,7 +499,8 @@ def _record_frame(record: Mapping[str, Any], store: Path,
         return gpd.GeoDataFrame(pd.DataFrame([rec]), geometry=[geom], crs=STORED_CRS), []
     df = pd.DataFrame([rec]).astype(object)
     locator = None
-    if "lon" not in rec and "lat" not in rec and any(c in rec for c in ADDRESS_COLUMNS):
+    if "lon" not in rec and "lat" not in rec and any(
+            c in rec for c in (*ADDRESS_COLUMNS, "commune_code")):
         locator = locator_from_store(store, communes)
     return rows_to_points(df, "<record>", locator)
 

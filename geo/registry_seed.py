@@ -285,7 +285,8 @@ def seed_registry(
     notes: list[dict] = []
     for i, r in enumerate(reg.to_dict("records"), start=1):
         fid = f"reg-{i:04d}"
-        loc = locator.locate(r.get("commune"), r.get("district"), r.get("province"))
+        loc = locator.locate(r.get("commune"), r.get("district"), r.get("province"),
+                             post2025_without_district=False)  # pre-2025 sources
         if loc["commune_code"] is None:
             unplaced.append({"row": i, "id": fid, "name": r.get("name"),
                              "province": r.get("province"), "reason": loc["reason"]})

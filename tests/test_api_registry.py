@@ -158,8 +158,15 @@ def test_create_by_address_without_geometry(client):
     assert props["location_precision"] == "commune"
     assert props["province_code"] == "56" and len(props["commune_code"]) == 5
     assert r.json()["geometry"]["type"] == "Point"
+    # a commune code alone places the facility at that commune's admin centre
+    by_code = {"type": "Feature", "properties": {
+        "name": "Nhà tạm lánh mã", "kind": "shelter", "commune_code": "22846"}}
+    r = client.post("/collections/facilities/items", json=by_code, headers=AUTH)
+    assert r.status_code == 201, r.text
+    assert r.json()["properties"]["commune_code"] == "22846"
     body["properties"]["commune"] = "Xã Không Tồn Tại Ở Đâu"
     r = client.post("/collections/facilities/items", json=body, headers=AUTH)
-    # an unknown commune falls back to the province, and says so
-    assert r.status_code == 201, r.text
-    assert r.json()["properties"]["location_precision"] == "province"
+    # an unknown commune is refused (not silently moved to the province centre)
+    assert r.status_code == 422, r.text
+    problem = r.json()["problems"][0]
+    assert problem["field"] == "commune" and "Không Tồn Tại" in problem["reason"]

@@ -246,6 +246,36 @@ def test_import_csv_latlon_and_address(store, tmp_path):
     assert read_facilities(store).set_index("id").loc["t-1", "version"] == 2
 
 
+def test_import_places_by_code_then_new_names_and_refuses_unknown_commune(store, tmp_path):
+    path = tmp_path / "addr.csv"
+    path.write_text(
+        "id,name,kind,commune_code,commune,district,province\n"
+        # a commune code alone: the commune's admin centre
+        "c-1,Cơ sở mã,elderly_care,22846,,,\n"
+        # no district: a post-2025 address, the new Xã Vĩnh Hải (not old Phường Vĩnh Hải)
+        "c-2,Cơ sở mới,elderly_care,,Vĩnh Hải,,Khánh Hòa\n"
+        # with a district: the pre-2025 Phường Vĩnh Hải of Nha Trang, now Bắc Nha Trang
+        "c-3,Cơ sở cũ,elderly_care,,Vĩnh Hải,Nha Trang,Khánh Hòa\n",
+        encoding="utf-8",
+    )
+    import_facilities(store, path)
+    gdf = read_facilities(store).set_index("id")
+    assert gdf.loc["c-1", "commune_code"] == "22846"
+    assert gdf.loc["c-1", "location_precision"] == "commune"
+    assert gdf.loc["c-2", "commune_code"] == "22846"
+    assert gdf.loc["c-3", "commune_code"] == "22333"
+    bad = tmp_path / "unknown.csv"
+    bad.write_text("id,name,kind,commune,province\nc-4,X,elderly_care,Xã Không Có,Khánh Hòa\n",
+                   encoding="utf-8")
+    before = len(read_facilities(store))
+    with pytest.raises(InvalidDataError) as info:
+        import_facilities(store, bad)
+    problem = info.value.problems[0]
+    assert problem["row"] == 1 and problem["field"] == "commune"
+    assert "Xã Không Có" in problem["reason"]
+    assert len(read_facilities(store)) == before
+
+
 def test_issue4_fields_editable_by_import(store, tmp_path):
     path = tmp_path / "flags.csv"
     path.write_text(
