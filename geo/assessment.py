@@ -36,7 +36,8 @@ from geo.facilities import KINDS
 from geo.network import PROFILES, TravelNetwork, build_network
 from geo.store import read_layer
 
-__all__ = ["Assessment", "assess_territory", "territory_communes", "write_assessment"]
+__all__ = ["Assessment", "assess_territory", "for_kind", "territory_communes",
+           "write_assessment"]
 
 #: Facilities this far outside a territory still serve it (cross-border service).
 FACILITY_REACH_M = 50_000.0
@@ -208,20 +209,11 @@ def assess_territory(
     -------
     Assessment
     """
-    if kind != "any" and kind not in KINDS:
-        raise InvalidDataError(f"unknown kind {kind!r}; expected 'any' or one of {KINDS}",
-                               [{"field": "kind", "reason": f"unknown kind {kind!r}"}])
     if profile not in PROFILES:
         raise InvalidDataError(f"unknown profile {profile!r}; expected one of {list(PROFILES)}",
                                [{"field": "profile", "reason": f"unknown profile {profile!r}"}])
+    thresholds = _thresholds(kind, threshold)
     terr = territory if isinstance(territory, Territory) else resolve_territory(store, territory)
-    thresholds = dict(DEFAULT_SERVED_MINUTES)
-    if threshold is not None:
-        if not float(threshold) > 0:
-            raise InvalidDataError(f"threshold must be positive, got {threshold!r}",
-                                   [{"field": "threshold", "reason": "not positive"}])
-        thresholds[kind] = float(threshold)
-    t_kind = thresholds[kind]
 
     communes = territory_communes(store, terr)
     facilities = _nearby_facilities(store, communes, statuses, facilities)
@@ -230,20 +222,75 @@ def assess_territory(
                             progress=progress)
     access = commune_access(network, communes, facilities, kinds=KINDS, origin=origin,
                             statuses=None)
-    access["served"] = served_flags(access, thresholds).to_numpy()
-    access["threshold_min"] = access["kind"].map(thresholds)
-
-    head = access[access["kind"] == kind].set_index("commune_code")
-    out = communes.copy()
-    for col in ("minutes", "served", "nearest_facility_id", "travel_model",
-                "nearest_location_precision"):
-        out[col] = out["commune_code"].map(head[col])
-    out["served"] = out["served"].fillna(False).astype(bool)
     wide = access.pivot(index="commune_code", columns="kind", values="minutes")
     for k in wide.columns:
-        out[f"minutes_{k}"] = out["commune_code"].map(wide[k])
+        communes[f"minutes_{k}"] = communes["commune_code"].map(wide[k])
+    return _view(terr, kind, thresholds, profile, origin, communes, access, facilities,
+                 network)
+
+
+def for_kind(assessment: Assessment, kind: str, threshold: float | None = None) -> Assessment:
+    """The same assessment seen for another kind and/or threshold (no new routing).
+
+    Parameters
+    ----------
+    assessment : Assessment
+        From :func:`assess_territory` (any kind).
+    kind : str
+        Facility kind, or ``'any'``.
+    threshold : float, optional
+        Served threshold in minutes for ``kind`` (default per kind).
+
+    Returns
+    -------
+    Assessment
+        As :func:`assess_territory` would return for ``kind`` and ``threshold``.
+    """
+    thresholds = _thresholds(kind, threshold)
+    base = assessment.communes.drop(columns=[c for c in _KIND_COLUMNS
+                                             if c in assessment.communes.columns])
+    return _view(assessment.territory, kind, thresholds, assessment.profile,
+                 assessment.summary.get("origin", "centre"), base,
+                 assessment.access.drop(columns=["served", "threshold_min"], errors="ignore"),
+                 assessment.facilities, assessment.network)
+
+
+#: per-commune columns that depend on the kind and threshold of an assessment
+_KIND_COLUMNS = ("minutes", "served", "nearest_facility_id", "travel_model",
+                 "nearest_location_precision", "e2sfca_per_1000")
+
+
+def _thresholds(kind: str, threshold: float | None) -> dict[str, float]:
+    if kind != "any" and kind not in KINDS:
+        raise InvalidDataError(f"unknown kind {kind!r}; expected 'any' or one of {KINDS}",
+                               [{"field": "kind", "reason": f"unknown kind {kind!r}"}])
+    thresholds = dict(DEFAULT_SERVED_MINUTES)
+    if threshold is not None:
+        if not float(threshold) > 0:
+            raise InvalidDataError(f"threshold must be positive, got {threshold!r}",
+                                   [{"field": "threshold", "reason": "not positive"}])
+        thresholds[kind] = float(threshold)
+    return thresholds
+
+
+def _view(
+    terr: Territory, kind: str, thresholds: dict[str, float], profile: str, origin: str,
+    communes: gpd.GeoDataFrame, access: pd.DataFrame, facilities: gpd.GeoDataFrame,
+    network: TravelNetwork,
+) -> Assessment:
+    """Kind- and threshold-dependent parts of an assessment."""
+    t_kind = thresholds[kind]
+    access = access.copy()
+    access["served"] = served_flags(access, thresholds).to_numpy()
+    access["threshold_min"] = access["kind"].map(thresholds)
+    head = access[access["kind"] == kind].set_index("commune_code")
+    out = communes.copy()
+    for col in _KIND_COLUMNS[:-1]:
+        out[col] = out["commune_code"].map(head[col])
+    out["served"] = out["served"].fillna(False).astype(bool)
     fac_kind = facilities if kind == "any" else facilities[facilities["kind"] == kind]
-    ratio, e2 = _e2sfca_per_commune(network, out, fac_kind.reset_index(drop=True), t_kind)
+    fac_kind = fac_kind.reset_index(drop=True)
+    ratio, e2 = _e2sfca_per_commune(network, out, fac_kind, t_kind)
     out["e2sfca_per_1000"] = ratio
 
     coverage = coverage_by_threshold(access, out.set_index("commune_code")["population"],
@@ -252,7 +299,7 @@ def assess_territory(
                           "population": out["population"]})
     gaps = vision_2050_gaps(access, group, threshold=thresholds["any"], group_by="territory")
     summary = _summary(terr, kind, t_kind, profile, origin, out, access, coverage, gaps,
-                       facilities, network, e2)
+                       facilities, fac_kind, network, e2)
     return Assessment(territory=terr, kind=kind, threshold=t_kind, profile=profile,
                       communes=out, access=access, coverage=coverage, gaps=gaps,
                       facilities=facilities, network=network, summary=summary)
@@ -261,14 +308,14 @@ def assess_territory(
 def _summary(
     terr: Territory, kind: str, threshold: float, profile: str, origin: str,
     communes: gpd.GeoDataFrame, access: pd.DataFrame, coverage: pd.DataFrame,
-    gaps: pd.DataFrame, facilities: gpd.GeoDataFrame, network: TravelNetwork,
-    e2: dict[str, Any],
+    gaps: pd.DataFrame, facilities: gpd.GeoDataFrame, fac_kind: gpd.GeoDataFrame,
+    network: TravelNetwork, e2: dict[str, Any],
 ) -> dict[str, Any]:
     pop = float(communes["population"].sum())
     served = communes["served"].to_numpy()
     cov = coverage[coverage["kind"] == kind].set_index("threshold_min")
-    precision = facilities["location_precision"].value_counts().to_dict()
-    n_approx = int(len(facilities) - precision.get("exact", 0))
+    precision = fac_kind["location_precision"].value_counts().to_dict()
+    n_approx = int(len(fac_kind) - precision.get("exact", 0))
     models = communes["travel_model"].fillna("none").value_counts().to_dict()
     fallbacks = []
     if network.is_empty:
@@ -278,8 +325,8 @@ def _summary(
         fallbacks.append(f"{models['straight_line']} communes reach their nearest facility "
                          "only by the straight-line (off-road) model")
     if n_approx:
-        fallbacks.append(f"{n_approx} of {len(facilities)} facilities have only approximate "
-                         "(commune/district/province) locations")
+        fallbacks.append(f"{n_approx} of {len(fac_kind)} facilities ({kind}) have only "
+                         "approximate (commune/district/province) locations")
     if (communes["weight"] < 0.999).any():
         fallbacks.append(f"{int((communes['weight'] < 0.999).sum())} communes lie only partly "
                          "in the territory; their population is scaled by the crosswalk share")
@@ -304,7 +351,8 @@ def _summary(
             "unserved_communes": int(g.unserved_communes) if g is not None else None,
             "unserved_population": int(g.unserved_population) if g is not None else None,
         },
-        "facilities": len(facilities),
+        "facilities": len(fac_kind),
+        "facilities_all_kinds": len(facilities),
         "facilities_by_kind": facilities["kind"].value_counts().to_dict(),
         "facilities_by_precision": precision,
         "facilities_approximate": n_approx,

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from app.cli import app
 from geo.access import commune_origins, od_matrix
 from geo.admin import resolve_territory
-from geo.assessment import assess_territory, write_assessment
+from geo.assessment import assess_territory, for_kind, write_assessment
 
 
 def test_pre2025_territory_on_todays_map(ninh_thuan, store_path):
@@ -104,3 +104,18 @@ def test_other_pre2025_territories_run(name, store_path, sources_dir, network_ca
     a = assess_territory(store_path, name, sources_dir, cache_dir=network_cache)
     assert a.territory.era == "pre2025"
     assert len(a.communes) > 10 and a.summary["population"] > 400_000
+
+
+def test_for_kind_matches_a_fresh_assessment(ninh_thuan, store_path, sources_dir,
+                                            network_cache):
+    view = for_kind(ninh_thuan, "elderly_care", 45)
+    fresh = assess_territory(store_path, ninh_thuan.territory, sources_dir, kind="elderly_care",
+                             threshold=45, cache_dir=network_cache)
+    for key in ("served_communes", "served_population", "facilities", "facilities_approximate",
+                "travel_model_communes", "vision_2050", "fallbacks"):
+        assert view.summary[key] == fresh.summary[key], key
+    np.testing.assert_allclose(view.communes["minutes"].fillna(-1),
+                               fresh.communes["minutes"].fillna(-1))
+    # the view counts the facilities of its kind, not every facility considered
+    assert view.summary["facilities"] == int((ninh_thuan.facilities["kind"]
+                                              == "elderly_care").sum())

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 import geopandas as gpd
@@ -29,10 +28,9 @@ from app.routes.jobs import Job, JobState, get_jobs, job_state
 from geo._errors import DataSourceNotFoundError, InvalidDataError, NotFoundError
 from geo.access import commune_origins, od_matrix
 from geo.admin import Territory, resolve_territory
-from geo.assessment import Assessment, assess_territory
+from geo.assessment import Assessment, assess_territory, for_kind
 from geo.compliance import evaluate_plan_on_store, plan_assessment, vision_access
 from geo.compliance_report import report_to_html
-from geo.coverage import vision_2050_gaps
 from geo.plans import Plan, load_plans
 from geo.siting import SitingProblem, solve_mclp
 
@@ -247,36 +245,12 @@ def base_assessment(state: ServiceState, territory: str, profile: str) -> Assess
 def assessment(
     state: ServiceState, territory: str, kind: str, threshold: float, profile: str
 ) -> Assessment:
-    """The assessment of a territory seen for one kind and threshold.
-
-    Per-commune columns (``minutes``, ``served``, ``nearest_facility_id``,
-    ``travel_model``, ``nearest_location_precision``) are taken from the base
-    assessment's access table for ``kind``; ``served = minutes <= threshold``;
-    the 2050-vision gaps are recomputed at ``threshold`` with
-    :func:`geo.coverage.vision_2050_gaps`.
-    """
+    """The cached base assessment of a territory seen for one kind and threshold
+    (:func:`geo.assessment.for_kind`: no new routing)."""
     base = base_assessment(state, territory, profile)
-    threshold = float(threshold)
-    if kind == base.kind and threshold == float(base.threshold):
+    if kind == base.kind and float(threshold) == float(base.threshold):
         return base
-    head = base.access[base.access["kind"] == kind].set_index("commune_code")
-    communes = base.communes.copy()
-    for col in ("minutes", "nearest_facility_id", "travel_model", "nearest_location_precision"):
-        if col in head.columns:
-            communes[col] = communes["commune_code"].map(head[col])
-    minutes = pd.to_numeric(communes["minutes"], errors="coerce").to_numpy(dtype=float)
-    with np.errstate(invalid="ignore"):
-        communes["served"] = minutes <= threshold
-    group = pd.DataFrame({"commune_code": communes["commune_code"],
-                          "territory": base.territory.key,
-                          "population": communes["population"]})
-    gaps = vision_2050_gaps(base.access, group, threshold=threshold, group_by="territory")
-    summary = dict(base.summary)
-    summary.update(kind=kind, threshold_min=threshold,
-                   travel_model_communes=communes["travel_model"].fillna("none")
-                   .value_counts().to_dict())
-    return replace(base, kind=kind, threshold=threshold, communes=communes, gaps=gaps,
-                   summary=summary)
+    return for_kind(base, kind, threshold)
 
 
 def _none(value: Any) -> Any:
