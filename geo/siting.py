@@ -1198,21 +1198,22 @@ def _mclp_greedy_cols(
         in_set[c] = True
         count += a[:, c]
     if swap:
+        min_delta = 1e-9 * (w.sum() + 1.0)
         for _ in range(10 * p + 100):
-            best_delta, best = 1e-9 * (w.sum() + 1.0), None
-            for s_pos, s in enumerate(chosen):
-                col = a[:, s]
-                cnt = count - col
-                loss = float(w[(cnt == 0) & (col > 0)].sum())
-                add = (w * (cnt == 0)) @ a
-                add[in_set] = -np.inf
-                c = int(np.argmax(add))
-                delta = add[c] - loss
-                if delta > best_delta:
-                    best_delta, best = delta, (s_pos, s, c)
-            if best is None:
+            # every (remove s, add best c) at once; rows covered twice cannot change
+            live = np.nonzero(count <= 1)[0]
+            a_live = a[live]
+            sel = a_live[:, chosen]
+            wz = w[live][:, None] * ((count[live][:, None] - sel) == 0)
+            loss = (wz * (sel > 0)).sum(axis=0)
+            add = wz.T @ a_live
+            add[:, in_set] = -np.inf
+            best_c = np.argmax(add, axis=1)
+            delta = add[np.arange(len(chosen)), best_c] - loss
+            s_pos = int(np.argmax(delta))
+            if not delta[s_pos] > min_delta:
                 break
-            s_pos, s, c = best
+            s, c = chosen[s_pos], int(best_c[s_pos])
             chosen[s_pos] = c
             in_set[s], in_set[c] = False, True
             count += a[:, c] - a[:, s]
