@@ -36,10 +36,11 @@ class GeoJSONResponse(Response):
 
     media_type = GEOJSON
 
+# FastAPI serves OpenAPI 3.1, for which OGC API - Features Part 1 has no conformance class
+# (its oas30 class is for 3.0): none is claimed.
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
 ]
 
@@ -96,7 +97,7 @@ def landing(request: Request) -> LandingPage:
         links=[
             Link(href=f"{base}/api", rel="self", type="application/json"),
             Link(href=f"{base}/openapi.json", rel="service-desc",
-                 type="application/vnd.oai.openapi+json;version=3.0"),
+                 type="application/vnd.oai.openapi+json;version=3.1"),
             Link(href=f"{base}/docs", rel="service-doc", type="text/html"),
             Link(href=f"{base}/conformance", rel="conformance", type="application/json"),
             Link(href=f"{base}/collections", rel="data", type="application/json"),
