@@ -1611,6 +1611,9 @@ def _solve_pmedian_uncap(
 ) -> SitingResult:
     """Uncapacitated p-median by iterated truncation (near-far allocation, exact).
 
+    HiGHS runs without presolve (10-15% faster on the province benchmark, 5% on
+    600 x 200 random instances; same optima).
+
     Each demand point keeps its nearest candidates that are closer than its
     nearest existing facility, at most ``m - p + 1`` of them (one of those is
     always open).  Starting from the ranks the greedy solution needs, demand
@@ -1647,7 +1650,7 @@ def _solve_pmedian_uncap(
         build += time.perf_counter() - t_b
         try:
             x, obj, bound, gap, secs = _solve_milp(
-                milp, time_limit, mip_rel_gap, start, "p-median"
+                milp, time_limit, mip_rel_gap, start, "p-median", {"presolve": "off"}
             )
         except InfeasibleError as exc:
             raise InfeasibleError(
