@@ -56,7 +56,6 @@ __all__ = [
     "STATUSES",
     "ComplianceReport",
     "TargetResult",
-    "compute_plan_access",
     "counted_facilities",
     "evaluate_plan",
     "evaluate_plan_on_store",
@@ -825,35 +824,6 @@ def vision_access(assessment: Any, threshold_minutes: float) -> pd.DataFrame:
     access.attrs["threshold_minutes"] = float(threshold_minutes)
     access.attrs["profile"] = assessment.profile
     return access
-
-
-def compute_plan_access(
-    plan: Plan,
-    store: str | Path,
-    sources_dir: str | Path,
-    *,
-    threshold_minutes: float,
-    year: int | None = None,
-    cache_dir: str | Path | None = None,
-    profile: str = "motorbike",
-    progress: bool = False,
-    today: _dt.date | None = None,
-) -> pd.DataFrame:
-    """Per-commune access for a plan's territory, for its vision targets.
-
-    :func:`plan_assessment` followed by :func:`vision_access`.
-
-    Returns
-    -------
-    DataFrame
-        ``commune_code``, ``kind``, ``minutes``, ``served``, ``travel_model``,
-        ``population`` (scaled to the territory), ...; the threshold in
-        ``attrs['threshold_minutes']``.
-    """
-    assessment = plan_assessment(plan, store, sources_dir, threshold_minutes=threshold_minutes,
-                                 year=year, cache_dir=cache_dir, profile=profile,
-                                 progress=progress, today=today)
-    return vision_access(assessment, threshold_minutes)
 
 
 def evaluate_plan_on_store(
