@@ -32,6 +32,7 @@ from geo._errors import (
     SolverError,
     StoreError,
     UnknownTerritoryError,
+    most_specific,
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -111,10 +112,7 @@ def problem_response(
 
 def status_for(exc: PlannerError) -> int:
     """Return the HTTP status of a planner error."""
-    for cls in type(exc).__mro__:
-        if cls in STATUS_FOR_ERROR:
-            return STATUS_FOR_ERROR[cls]
-    return 400
+    return int(most_specific(exc, STATUS_FOR_ERROR, 400))
 
 
 def _type_uri(exc: Exception) -> str:

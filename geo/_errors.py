@@ -9,6 +9,17 @@ status codes and CLI exit codes.
 from __future__ import annotations
 
 
+def most_specific(exc: BaseException, table: dict[type, object], default: object) -> object:
+    """Value of ``table`` for the most specific class of ``exc`` (its MRO order).
+
+    Used by ``app/`` to map errors once to CLI exit codes and HTTP statuses.
+    """
+    for cls in type(exc).__mro__:
+        if cls in table:
+            return table[cls]
+    return default
+
+
 class PlannerError(Exception):
     """Base class of every error raised by the planner."""
 

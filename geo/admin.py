@@ -98,6 +98,17 @@ def _check_codes(df: pd.DataFrame, path: Path, column: str, width: int | str) ->
         )
 
 
+def _check_unique(df: pd.DataFrame, path: Path, column: str, first_row: int) -> None:
+    """Refuse duplicate values of ``column``, naming every row (numbered from ``first_row``)."""
+    dup = df[column].duplicated(keep=False)
+    if dup.any():
+        raise InvalidDataError(
+            f"{path}: duplicate {column} values",
+            [{"file": str(path), "row": int(i) + first_row, "field": column,
+              "reason": f"duplicate {df[column].iloc[i]}"} for i in np.flatnonzero(dup)],
+        )
+
+
 def _check_crs(gdf: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
     if gdf.crs is None:
         raise CRSError(f"{path}: layer has no CRS (expected {STORED_CRS})")
@@ -178,13 +189,7 @@ def load_communes(path: Path) -> tuple[gpd.GeoDataFrame, dict]:
     gdf = gdf.astype({c: object for c in ("commune_code", "province_code")})
     _check_codes(gdf, path, "commune_code", 5)
     _check_codes(gdf, path, "province_code", 2)
-    dup = gdf["commune_code"].duplicated(keep=False)
-    if dup.any():
-        raise InvalidDataError(
-            f"{path}: duplicate commune_code values",
-            [{"file": str(path), "row": int(i) + 1, "field": "commune_code",
-              "reason": f"duplicate {gdf['commune_code'].iloc[i]}"} for i in np.flatnonzero(dup)],
-        )
+    _check_unique(gdf, path, "commune_code", first_row=1)
     geoms, report = _repair(gdf.geometry.to_numpy())
     if report["empty_after_repair"]:
         bad = np.flatnonzero(shapely.is_empty(geoms))
@@ -271,13 +276,7 @@ def load_units(path: Path) -> pd.DataFrame:
     df = read_csv_checked(path, required)
     _check_codes(df, path, "commune_code", 5)
     _check_codes(df, path, "province_code", 2)
-    dup = df["commune_code"].duplicated(keep=False)
-    if dup.any():
-        raise InvalidDataError(
-            f"{path}: duplicate commune_code values",
-            [{"file": str(path), "row": int(i) + 2, "field": "commune_code",
-              "reason": f"duplicate {df['commune_code'].iloc[i]}"} for i in np.flatnonzero(dup)],
-        )
+    _check_unique(df, path, "commune_code", first_row=2)  # row 1 is the CSV header
     return df[required].rename(columns={"commune_name": "name"}).reset_index(drop=True)
 
 

@@ -905,20 +905,19 @@ def _cover_search(
     return best
 
 
-def _lp_cover_bound(red: sp.csr_matrix) -> int:
-    """Lower bound on the size of a cover: the LP relaxation's optimum, rounded up."""
+def _cover_model(red: sp.csr_matrix, *, integer: bool) -> _Milp:
+    """Set-cover model on a coverage matrix: min sum(y) s.t. A y >= 1, 0 <= y <= 1."""
     a = red.tocsc().astype(np.float64)
     r, m = a.shape
-    lp = _Milp(
-        a=a,
-        col_cost=np.ones(m),
-        col_lower=np.zeros(m),
-        col_upper=np.ones(m),
-        row_lower=np.ones(r),
-        row_upper=np.full(r, np.inf),
-        integer=np.zeros(m, bool),
-    )
-    _, obj, _, _, _ = _solve_milp(lp, None, None, None, "LSCP relaxation")
+    return _Milp(a=a, col_cost=np.ones(m), col_lower=np.zeros(m), col_upper=np.ones(m),
+                 row_lower=np.ones(r), row_upper=np.full(r, np.inf),
+                 integer=np.full(m, integer, dtype=bool))
+
+
+def _lp_cover_bound(red: sp.csr_matrix) -> int:
+    """Lower bound on the size of a cover: the LP relaxation's optimum, rounded up."""
+    _, obj, _, _, _ = _solve_milp(_cover_model(red, integer=False), None, None, None,
+                                  "LSCP relaxation")
     return int(np.ceil(obj - 1e-6))
 
 
@@ -1018,20 +1017,10 @@ def solve_lscp(
             solver=f"{_highs_version()} (LP bound met by the heuristic)",
             greedy_objective=g_obj, greedy_gap=0.0,
         )  # fmt: skip
-    a = red.tocsc().astype(np.float64)
-    m, r = a.shape[1], a.shape[0]
-    milp = _Milp(
-        a=a,
-        col_cost=np.ones(m),
-        col_lower=np.zeros(m),
-        col_upper=np.ones(m),
-        row_lower=np.ones(r),
-        row_upper=np.full(r, np.inf),
-        integer=np.ones(m, bool),
-    )
+    milp = _cover_model(red, integer=True)
     start = None
     if warm_start:
-        start = np.zeros(m)
+        start = np.zeros(red.shape[1])
         start[greedy_local] = 1.0
     build = time.perf_counter() - t_build
     x, obj, bound, gap, secs = _solve_milp(

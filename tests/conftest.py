@@ -43,6 +43,16 @@ def store_path(build_report: dict) -> Path:
     return Path(build_report["_store_path"])
 
 
+@pytest.fixture
+def store_copy(store_path: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the session store."""
+    import shutil
+
+    dst = tmp_path / "planner.gpkg"
+    shutil.copyfile(store_path, dst)
+    return dst
+
+
 @pytest.fixture(scope="session")
 def network_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One network cache directory for the whole test session."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -59,11 +58,9 @@ def base_store(store_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(base_store: Path, tmp_path: Path) -> Path:
+def store(store_copy: Path) -> Path:
     """A private copy of the store (these tests write to it)."""
-    dst = tmp_path / "planner.gpkg"
-    shutil.copyfile(base_store, dst)
-    return dst
+    return store_copy
 
 
 # --------------------------------------------------------------------------- seeding

@@ -7,7 +7,6 @@ private copy of the store; the store file must be byte-for-byte unchanged.
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -29,10 +28,9 @@ def base_store(store_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(base_store: Path, tmp_path: Path) -> Path:
-    dst = tmp_path / "planner.gpkg"
-    shutil.copyfile(base_store, dst)
-    return dst
+def store(store_copy: Path) -> Path:
+    """A private copy of the store (these tests write to it)."""
+    return store_copy
 
 
 @pytest.fixture(scope="module")

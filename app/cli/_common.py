@@ -19,6 +19,7 @@ from geo._errors import (
     SolverError,
     StoreError,
     UnknownTerritoryError,
+    most_specific,
 )
 
 app = typer.Typer(
@@ -54,10 +55,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def exit_code_for(exc: PlannerError) -> int:
     """Return the CLI exit code of a planner error (most specific class wins)."""
-    for cls in type(exc).__mro__:
-        if cls in EXIT_CODES:
-            return EXIT_CODES[cls]
-    return 1
+    return int(most_specific(exc, EXIT_CODES, 1))
 
 
 def handle_errors(func: F) -> F:
