@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -493,21 +493,28 @@ PlanQ = Annotated[str, Query(min_length=1, max_length=100, description="Plan id 
 YearQ = Annotated[int | None, Query(ge=1990, le=2100, description="Reference year")]
 
 
+async def _evaluated_plan(
+    state: StateDep,
+    plan: PlanQ,
+    year: YearQ = None,
+    threshold: ThresholdQ = 60.0,
+    profile: ProfileQ = "motorbike",
+) -> Any:
+    """The compliance report the query asks for (shared by the JSON and HTML routes)."""
+    return await run_in_threadpool(compliance_report, state, plan, year, threshold, profile)
+
+
+ComplianceDep = Annotated[Any, Depends(_evaluated_plan)]
+
+
 @router.get(
     "/analysis/compliance",
     response_model=ComplianceReportModel,
     summary="Plan compliance: each target met / not met / unknown",
     responses={404: {"description": "Unknown plan"}},
 )
-async def compliance(
-    state: StateDep,
-    plan: PlanQ,
-    year: YearQ = None,
-    threshold: ThresholdQ = 60.0,
-    profile: ProfileQ = "motorbike",
-) -> ComplianceReportModel:
+async def compliance(report: ComplianceDep) -> ComplianceReportModel:
     """Evaluate a plan's targets against the registry (and travel times for vision targets)."""
-    report = await run_in_threadpool(compliance_report, state, plan, year, threshold, profile)
     return ComplianceReportModel.model_validate(report.to_dict())
 
 
@@ -517,15 +524,8 @@ async def compliance(
     summary="Plan compliance as an HTML report",
     responses={404: {"description": "Unknown plan"}},
 )
-async def compliance_html(
-    state: StateDep,
-    plan: PlanQ,
-    year: YearQ = None,
-    threshold: ThresholdQ = 60.0,
-    profile: ProfileQ = "motorbike",
-) -> HTMLResponse:
+async def compliance_html(report: ComplianceDep) -> HTMLResponse:
     """The compliance report as a printable HTML page (texts escaped by geo.compliance_report)."""
-    report = await run_in_threadpool(compliance_report, state, plan, year, threshold, profile)
     return HTMLResponse(report_to_html(report))
 
 
