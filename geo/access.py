@@ -242,7 +242,7 @@ def _nearest_from_snapped(
         fidx[reach] = src[on[reach]]
         model[reach] = _model_labels(uses[on[reach]])
     # -- straight line, off-road only ------------------------------------------------
-    if allow_straight_line:
+    if allow_straight_line and (network.straight_line_trips or network.is_empty):
         d, j = cKDTree(fac.xy).query(origins.xy)
         sl = network.offroad_seconds(d)
         better = sl < seconds
@@ -377,7 +377,8 @@ def od_matrix(
                     seconds[s_i, ok_tgt] = t
                     model[s_i, ok_tgt] = labels
         model[~np.isfinite(seconds)] = None
-    if n_o and n_d and allow_straight_line:
+    if n_o and n_d and allow_straight_line and (network.straight_line_trips
+                                                or network.is_empty):
         diff = o.xy[:, None, :] - d.xy[None, :, :]
         sl = network.offroad_seconds(np.hypot(diff[..., 0], diff[..., 1]))
         better = sl < seconds

@@ -34,13 +34,18 @@ from geo.coverage import (
 )
 from geo.facilities import KINDS
 from geo.network import PROFILES, TravelNetwork, build_network
+from geo.road_graph import RoadGraph, find_pbf, open_road_graph
 from geo.store import read_layer
 
 __all__ = ["Assessment", "assess_territory", "for_kind", "territory_communes",
-           "write_assessment"]
+           "territory_network", "write_assessment"]
 
 #: Facilities this far outside a territory still serve it (cross-border service).
 FACILITY_REACH_M = 50_000.0
+
+#: A territory's view of the national road graph reaches this far beyond its bounding box
+#: (further than :data:`FACILITY_REACH_M`, so every facility considered lies inside it).
+VIEW_BUFFER_M = 60_000.0
 
 
 @dataclass
@@ -135,10 +140,53 @@ def _nearby_facilities(
     if facilities.empty:
         return facilities
     crs = communes.estimate_utm_crs()
-    # a 50 km reach does not need the outline's full detail (buffering it is slow)
-    zone = communes.to_crs(crs).geometry.union_all().simplify(500).buffer(FACILITY_REACH_M)
-    inside = facilities.to_crs(crs).within(zone).to_numpy()
+    # distance to the nearest commune polygon (an R-tree query): no union or buffer of the
+    # outline, which failed on Thái Nguyên (GEOS TopologyException) and took minutes and
+    # gigabytes around Quảng Ninh's islands
+    polys = communes.to_crs(crs).geometry.make_valid()
+    hit, _ = polys.sindex.query(facilities.to_crs(crs).geometry, predicate="dwithin",
+                                distance=FACILITY_REACH_M)
+    inside = np.zeros(len(facilities), dtype=bool)
+    inside[hit] = True
     return facilities[inside].reset_index(drop=True)
+
+
+def territory_network(
+    communes: gpd.GeoDataFrame, sources_dir: str | Path, profile: str = "motorbike",
+    cache_dir: str | Path | None = None, progress: bool = False,
+    graph: RoadGraph | None = None,
+) -> TravelNetwork:
+    """The road network of a territory: a view of the national graph.
+
+    Parameters
+    ----------
+    communes : GeoDataFrame
+        The territory's communes (their bounding box is cut, plus :data:`VIEW_BUFFER_M`).
+    sources_dir : path
+        Road sources; with an ``*.osm.pbf`` the national graph is used (built once and
+        cached), without one the older per-territory build from the extracts and the
+        backbone (:func:`geo.network.build_network`).
+    profile, cache_dir, progress
+        As :func:`geo.road_graph.open_road_graph`.
+    graph : RoadGraph, optional
+        An open national graph of ``profile`` (default: opened from ``sources_dir``).
+
+    Returns
+    -------
+    TravelNetwork
+    """
+    if graph is None and find_pbf(sources_dir):
+        graph = open_road_graph(sources_dir, profile, cache_dir, progress=progress)
+    if graph is not None:
+        if graph.profile != profile:
+            raise InvalidDataError(
+                f"the road graph is for profile {graph.profile!r}, not {profile!r}",
+                [{"field": "profile", "reason": "graph of another profile"}])
+        bounds = tuple(float(b) for b in communes.to_crs(4326).total_bounds)
+        return graph.view(bounds, VIEW_BUFFER_M)  # type: ignore[arg-type]
+    area = gpd.GeoSeries([communes.geometry.make_valid().union_all()], crs=communes.crs)
+    return build_network(area, sources_dir, profile=profile, cache_dir=cache_dir,
+                         progress=progress)
 
 
 def _e2sfca_per_commune(
@@ -174,6 +222,7 @@ def assess_territory(
     cache_dir: str | Path | None = None,
     progress: bool = False,
     facilities: gpd.GeoDataFrame | None = None,
+    graph: RoadGraph | None = None,
 ) -> Assessment:
     """Assess access to social-assistance facilities in every commune of a territory.
 
@@ -204,6 +253,8 @@ def assess_territory(
         Network cache directory.
     progress : bool
         Show progress bars.
+    graph : RoadGraph, optional
+        The open national road graph of ``profile`` (see :func:`territory_network`).
 
     Returns
     -------
@@ -217,9 +268,7 @@ def assess_territory(
 
     communes = territory_communes(store, terr)
     facilities = _nearby_facilities(store, communes, statuses, facilities)
-    area = gpd.GeoSeries([communes.geometry.make_valid().union_all()], crs=communes.crs)
-    network = build_network(area, sources_dir, profile=profile, cache_dir=cache_dir,
-                            progress=progress)
+    network = territory_network(communes, sources_dir, profile, cache_dir, progress, graph)
     access = commune_access(network, communes, facilities, kinds=KINDS, origin=origin,
                             statuses=None)
     wide = access.pivot(index="commune_code", columns="kind", values="minutes")

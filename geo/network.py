@@ -440,6 +440,11 @@ class TravelNetwork:
     summary : dict
         Sources used, node/edge counts, components before/after snapping, dominant share,
         fallback used.
+    straight_line_trips : bool
+        Whether a trip may be a pure straight-line off-road trip when that is faster than
+        the road trip (the backbone model, where roads are sparse).  False on views of the
+        national OSM graph: there the only off-road legs are from a point to its nearest
+        road node and back.
     """
 
     graph: sparse.csr_matrix
@@ -453,6 +458,7 @@ class TravelNetwork:
     offroad_kph: float
     detour_factor: float
     summary: dict[str, Any] = field(default_factory=dict)
+    straight_line_trips: bool = True
     _reverse: sparse.csr_matrix | None = field(default=None, repr=False)
     _tree: Any = field(default=None, repr=False)
 
