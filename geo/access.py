@@ -319,6 +319,7 @@ def od_matrix(
     limit_s: float | None = None,
     *,
     allow_straight_line: bool = True,
+    with_model: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Origin x destination travel times (for siting and E2SFCA).
 
@@ -335,6 +336,9 @@ def od_matrix(
         Search horizon in seconds; pairs beyond it are ``inf``.
     allow_straight_line : bool
         Compare with the pure straight-line off-road trip (default).
+    with_model : bool
+        Label every pair with its travel model (default); False skips the path walk
+        (faster) and labels reached pairs ``'network'``.
 
     Returns
     -------
@@ -360,16 +364,22 @@ def od_matrix(
         block = 64
         for start in range(0, len(uniq), block):
             rows = uniq[start:start + block]
-            dist, pred = csgraph.dijkstra(graph, directed=True, indices=rows,
-                                          return_predecessors=True, limit=lim)
+            if with_model:
+                dist, pred = csgraph.dijkstra(graph, directed=True, indices=rows,
+                                              return_predecessors=True, limit=lim)
+            else:
+                dist = csgraph.dijkstra(graph, directed=True, indices=rows, limit=lim)
             sub = (inv >= start) & (inv < start + len(rows))
             for k in np.nonzero(sub)[0]:
                 s_i = ok_src[k]
                 r = inv[k] - start
                 t = dist[r, tgt_pts.node[ok_tgt]] + src_pts.offroad_s[s_i] \
                     + tgt_pts.offroad_s[ok_tgt]
-                uses = _path_flags(flag, pred[r])[tgt_pts.node[ok_tgt]]
-                labels = _model_labels(uses)
+                if with_model:
+                    uses = _path_flags(flag, pred[r])[tgt_pts.node[ok_tgt]]
+                    labels = _model_labels(uses)
+                else:
+                    labels = "network"
                 if from_dest:
                     seconds[ok_tgt, s_i] = t
                     model[ok_tgt, s_i] = labels

@@ -201,7 +201,8 @@ def _e2sfca_per_commune(
         info.update(used=0, ignored=len(facilities), note="no facility with a known capacity")
         return np.full(len(communes), np.nan), info
     origins = commune_origins(communes)
-    minutes, _ = od_matrix(network, origins, facilities, limit_s=catchment_min * 60.0)
+    minutes, _ = od_matrix(network, origins, facilities, limit_s=catchment_min * 60.0,
+                           with_model=False)
     result = e2sfca(minutes, capacity.to_numpy(), communes["population"].to_numpy(),
                     catchment_min=catchment_min)
     info.update(used=result.n_used, ignored=result.n_ignored,

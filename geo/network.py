@@ -296,6 +296,13 @@ class RoadSource:
 
 
 def _osm_xml_bounds(path: Path) -> tuple[float, float, float, float]:
+    st = path.stat()
+    return _osm_xml_bounds_cached(path.resolve(), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _osm_xml_bounds_cached(path: Path, _size: int, _mtime_ns: int
+                           ) -> tuple[float, float, float, float]:
     text = path.read_text(encoding="utf-8", errors="replace")
     m = re.search(r"<bounds\s+minlat=\"([-\d.]+)\"\s+minlon=\"([-\d.]+)\"\s+maxlat=\"([-\d.]+)\""
                   r"\s+maxlon=\"([-\d.]+)\"", text)

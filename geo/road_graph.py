@@ -107,10 +107,12 @@ SEAM_M: float = 300.0
 #: data (short links missing), not islands; sea crossings to islands are longer.
 CONNECT_MAX_M: float = 2_000.0
 
-#: Line-layer roads farther than this (m) from every road of the OSM sources fill gaps.
-GAP_M: float = 250.0
+#: Line-layer roads farther than about this (m) from every road vertex of the OSM sources
+#: fill gaps (tested on a grid of 0.002° cells: no vertex in the point's cell or its 8
+#: neighbours).
+GAP_M: float = 220.0
 
-_GRAPH_VERSION = "road-graph-v2"
+_GRAPH_VERSION = "road-graph-v3"
 _EARTH_R = 6_371_008.8
 _LOADED: dict[str, RoadGraph] = {}
 _LOCK = threading.Lock()
@@ -376,6 +378,7 @@ def _build(ways: WayTable, profile: str, extras: tuple[RoadSource, ...],
     del cnt
     if bar is not None:
         bar.update()
+    cover = _cover_keys(ways.x[vidx], ways.y[vidx])
     lon = ways.x[vidx] * 1e-7
     lat = ways.y[vidx] * 1e-7
     same = vway[1:] == vway[:-1]
@@ -434,7 +437,7 @@ def _build(ways: WayTable, profile: str, extras: tuple[RoadSource, ...],
     extra_info: list[dict[str, Any]] = []
     if extras:
         lonlat, xy, is_osm, eu, ev, es, e0, e1 = _combine(
-            extras, profile, lonlat, xy, is_osm, eu, ev, es, e0, e1, extra_info)
+            extras, profile, lonlat, xy, is_osm, eu, ev, es, e0, e1, extra_info, cover)
         summary["sources"] += [s.name for s in extras]
     summary["extra_sources"] = extra_info
     if bar is not None:
@@ -498,7 +501,7 @@ def _build(ways: WayTable, profile: str, extras: tuple[RoadSource, ...],
 def _combine(
     extras: tuple[RoadSource, ...], profile: str, lonlat: np.ndarray, xy: np.ndarray,
     is_osm: np.ndarray, eu: np.ndarray, ev: np.ndarray, es: np.ndarray, e0: np.ndarray,
-    e1: np.ndarray, info: list[dict[str, Any]],
+    e1: np.ndarray, info: list[dict[str, Any]], cover: np.ndarray,
 ) -> tuple[np.ndarray, ...]:
     """Add the detailed extracts (replacing the PBF inside them) and the gap fillers."""
     offroad_mps = OFFROAD_KPH[profile] / 3.6
@@ -542,6 +545,9 @@ def _combine(
             gone = np.isfinite(near_d) & alive
             alive &= ~gone
             off = add_part(part.xy, True, part.u, part.v, part.seconds)
+            xll = np.column_stack(to_ll.transform(part.xy[:, 0], part.xy[:, 1]))
+            cover = np.union1d(cover, _cover_keys(np.round(xll[:, 0] * 1e7),
+                                                  np.round(xll[:, 1] * 1e7)))
             alive_idx = np.nonzero(alive)[0]
             d, j = cKDTree(xy[alive]).query(part.xy, distance_upper_bound=SEAM_M)
             near = np.isfinite(d)
@@ -562,8 +568,10 @@ def _combine(
             continue
         cur = np.concatenate([xy[alive]] + [p for p in new_xy])
         tree = cKDTree(cur)
-        d, _ = tree.query(part.xy)
-        far = d > GAP_M
+        # covered: a road vertex of the sources before it lies in the same or a
+        # neighbouring grid cell (cells of about 220 m)
+        pll = np.column_stack(to_ll.transform(part.xy[:, 0], part.xy[:, 1]))
+        far = ~_covered(cover, pll)
         e_keep = far[part.u] | far[part.v]
         used = np.zeros(len(part.xy), dtype=bool)
         used[part.u[e_keep]] = True
@@ -608,6 +616,28 @@ def _combine(
     n_pbf_alive = int(alive.sum())
     new_lonlat[:n_pbf_alive] = lonlat[alive]
     return new_lonlat, all_xy, all_osm, eu, ev, es, e0, e1
+
+
+_COVER_CELL = 20_000  # grid cell of the coverage test, in 1e-7 degree (0.002°, ~220 m)
+
+
+def _cover_keys(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Sorted unique grid-cell keys of road vertices (1e-7 degree integer coordinates)."""
+    return np.unique((np.asarray(x, dtype=np.int64) // _COVER_CELL) * 10_000_000
+                     + np.asarray(y, dtype=np.int64) // _COVER_CELL)
+
+
+def _covered(cover: np.ndarray, lonlat: np.ndarray) -> np.ndarray:
+    """True where a point's grid cell or one of its 8 neighbours holds a road vertex."""
+    cx = np.floor(lonlat[:, 0] * 1e7 / _COVER_CELL).astype(np.int64)
+    cy = np.floor(lonlat[:, 1] * 1e7 / _COVER_CELL).astype(np.int64)
+    out = np.zeros(len(lonlat), dtype=bool)
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            key = (cx + dx) * 10_000_000 + cy + dy
+            pos = np.clip(np.searchsorted(cover, key), 0, max(len(cover) - 1, 0))
+            out |= cover[pos] == key if len(cover) else False
+    return out
 
 
 def _gap_connectors(xy: np.ndarray, eu: np.ndarray, ev: np.ndarray,
