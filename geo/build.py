@@ -242,7 +242,7 @@ def build_store(
             facilities, fac_rep = seed_registry(
                 paths["facilities/registry_sourced.csv"],
                 paths["facilities/osm_pois_social_health_civic.gpkg"],
-                communes, units, xw)
+                communes, units, xw, **_additions(sources, seed_registry))
     finally:
         steps.close()
 
@@ -339,6 +339,19 @@ def build_store(
     return report
 
 
+#: The second search of public pages (optional source; applied by the registry seed).
+ADDITIONS = "facilities/registry_sourced_additions_2026-12.csv"
+
+
+def _additions(sources: str | os.PathLike, seed: Callable) -> dict:
+    """``{"additions_csv": path}`` when the additions file exists and ``seed`` takes it."""
+    import inspect
+
+    path = Path(sources) / ADDITIONS
+    takes = "additions_csv" in inspect.signature(seed).parameters
+    return {"additions_csv": path} if path.is_file() and takes else {}
+
+
 def _kept_registry(
     store: str | os.PathLike, seeded: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, dict] | None:
@@ -418,6 +431,14 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
                                                        fac.get("placed", {}).items())))
         rows.append(("registry rows unplaced", str(len(fac.get("unplaced", [])))))
         rows.append(("OSM facilities kept", str(fac.get("osm_kept", 0))))
+        add = fac.get("additions")
+        if add:
+            rows.append(("registry additions applied", ", ".join(
+                f"{k} {v}" for k, v in add["by_relation"].items())
+                + f" (unmatched {len(add['unmatched'])}, unplaced {len(add['unplaced'])})"))
+        if fac.get("by_precision"):
+            rows.append(("facilities by location precision", ", ".join(
+                f"{k} {v}" for k, v in fac["by_precision"].items())))
     for f in report.get("fallbacks", []):
         rows.append(("fallback", f))
     if "total_seconds" in report:
