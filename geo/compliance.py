@@ -398,18 +398,20 @@ def _capacity_caveat(sel: pd.DataFrame) -> str | None:
     if sel.empty:
         return None
     parts = []
-    for typ, label in (("in_care", "people in care on the date given"),
+    for typ, label in (("in_care", "people in care on a date"),
                        ("design", "design capacity (places)")):
         sub = sel[sel["capacity_type"] == typ]
         if len(sub):
             years = sorted({str(y)[:4] for y in sub["capacity_as_of"].dropna()})
-            when = f" ({', '.join(years)})" if years else ""
+            when = f" (as of {', '.join(years)})" if years else ""
             undated = int(sub["capacity_as_of"].isna().sum())
             und = f", {undated} undated" if undated else ""
-            parts.append(f"{len(sub)} {label}{when}{und}")
+            noun = "facility" if len(sub) == 1 else "facilities"
+            parts.append(f"{label} for {len(sub)} {noun}{when}{und}")
     untyped = int(sel["capacity_type"].isna().sum())
     if untyped:
-        parts.append(f"{untyped} of unstated type and date")
+        noun = "facility" if untyped == 1 else "facilities"
+        parts.append(f"type and date not stated for {untyped} {noun}")
     return "Capacity figures: " + "; ".join(parts) + "."
 
 
