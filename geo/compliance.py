@@ -952,7 +952,7 @@ def evaluate_plan(
             hint = _gap_hint(pf.label, f"{plan_ref} ({pf.clause.section})")
             entry["hint"] = hint
             for tid in pf.targets:
-                if tid in by_id:
+                if tid in by_id and by_id[tid].status != "met":
                     by_id[tid].registry_gap.append(hint)
         gaps.append(entry)
     for r in results:
