@@ -308,6 +308,8 @@ def build_store(
     }
     if kept is not None and audit is not None:
         layers["facility_audit"] = audit
+    if keep_registry:
+        layers.update(_kept_projects(store))
     report = {
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "sources": str(Path(sources).resolve()),
@@ -350,6 +352,21 @@ def _additions(sources: str | os.PathLike, seed: Callable) -> dict:
     path = Path(sources) / ADDITIONS
     takes = "additions_csv" in inspect.signature(seed).parameters
     return {"additions_csv": path} if path.is_file() and takes else {}
+
+
+def _kept_projects(store: str | os.PathLike) -> dict[str, pd.DataFrame]:
+    """The named-project tables of an existing store (planners' work, kept on rebuild)."""
+    from geo.projects import AUDIT_LAYER, LAYER
+
+    path = Path(store)
+    if not path.is_file():
+        return {}
+    try:
+        names = [str(n) for n, _ in pyogrio.list_layers(path)]
+    except Exception:  # an unreadable old store has nothing to keep
+        return {}
+    return {n: pd.DataFrame(pyogrio.read_dataframe(path, layer=n, read_geometry=False))
+            for n in (LAYER, AUDIT_LAYER) if n in names}
 
 
 def _kept_registry(

@@ -230,8 +230,10 @@ def import_projects(store: str | os.PathLike, path: str | os.PathLike,
     """Import an edited project list (CSV) into the store's ``projects`` table.
 
     The file's plans are replaced as a whole (a project missing from the file
-    is removed, with an audit row); other plans' projects are kept.  Nothing is
-    written when any row is invalid.
+    is removed, with an audit row); other plans' projects are kept.  A plan's
+    projects are compared with the store's table, or with the plan file's list
+    when the plan was never imported (the first import writes them to the
+    store even when unchanged).  Nothing is written when any row is invalid.
 
     Returns
     -------
@@ -247,6 +249,8 @@ def import_projects(store: str | os.PathLike, path: str | os.PathLike,
     by_id = {p.id: p for p in plans}
     new = validate_projects(read_csv_text(src), by_id, str(src))
     current = read_projects(store_path, plans)
+    stored_plans = (set(read_layer(store_path, LAYER)["plan_id"])
+                    if LAYER in list_layers(store_path) else set())
     file_plans = sorted(set(new["plan_id"]))
     stamp = now_iso()
     cur = {(r["plan_id"], r["id"]): _record(r) for r in current.to_dict("records")}
@@ -274,7 +278,7 @@ def import_projects(store: str | os.PathLike, path: str | os.PathLike,
     others = [rec for key, rec in cur.items() if key[0] not in file_plans]
     table = _typed(pd.DataFrame(others + rows, columns=list(PROJECT_COLUMNS)))
     report["total"] = len(table)
-    if audit:
+    if audit or set(file_plans) - stored_plans:  # first import of a plan: the store adopts it
         old = read_project_audit(store_path)
         add = pd.DataFrame([{"plan_id": p, "project_id": i, "action": a,
                              "before": "" if b is None else json.dumps(b, ensure_ascii=False),

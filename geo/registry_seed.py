@@ -432,8 +432,8 @@ def capacity_type_of(text: Any) -> str | None:
     t = clean_text(text)
     if t is None:
         return None
-    key = f" {fold(t)} "
-    return "design" if any(f" {w}" in key for w in _DESIGN_WORDS) else "in_care"
+    key = " " + re.sub(r"[^\w]+", " ", fold(t)) + " "
+    return "design" if any(f" {w} " in key for w in _DESIGN_WORDS) else "in_care"
 
 
 def _dated_capacity(cap_text: str | None, year: str | None, name: str | None) -> dict:
