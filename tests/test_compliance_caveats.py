@@ -334,3 +334,15 @@ def test_projects_beside_targets_and_projection():
     page = report_to_html(rep)
     assert "Cơ sở cai nghiện ma túy tỉnh — build, approved, 10%, by 2028" in page
     assert "new-rehab (build, approved)" in report_to_csv(rep)
+
+
+def test_api_model_carries_caveats_and_overdue():
+    from app.routes.analysis import ComplianceReportModel
+
+    rep = evaluate_plan(_plan("kon_tum_787_2018.toml"), facilities=NT_FAC,
+                        territory_communes=TERR, today=TODAY)
+    model = ComplianceReportModel.model_validate(rep.to_dict())
+    assert model.status_counts["overdue"] == 2 and model.text_ends == rep.text_ends
+    shelters = next(r for r in model.results if r.target_id == "community-shelters-2020")
+    assert shelters.status == "overdue" and shelters.caveats[0].startswith("Community shelters")
+    assert model.projects and model.projects[0]["id"] == "upgrade-bt-ctxh-centre"
