@@ -962,7 +962,8 @@ def evaluate_plan(
             else:
                 r.caveats.append(f"Registry gap? {g}: 'not met' may mean 'not recorded'.")
     proj = _project_rows(plan, projects)
-    _apply_projects(plan, results, proj, fac, ref_year, today)
+    base = _measured_at_due_year(plan, fac_all, communes, national, today)
+    _apply_projects(plan, results, proj, fac, base)
     return ComplianceReport(
         plan_id=plan.id,
         plan_title_vi=plan.title_vi,
@@ -1020,26 +1021,66 @@ def _counts_by(p: dict[str, Any], year: int) -> bool:
             and not pd.isna(y) and int(y) <= year)
 
 
+def _measured_at_due_year(plan: Plan, fac_all: pd.DataFrame, communes: set[str],
+                          national: bool, today: _dt.date) -> dict[str, tuple[float, int]]:
+    """Facility counts and capacities of targets not yet due, at their due year.
+
+    The registry's planned and under-construction facilities with a
+    ``planned_year`` up to the target's year count (the projection rule of
+    :func:`counted_facilities`).  Returns ``{target id: (measure, n planned)}``.
+    """
+    out: dict[str, tuple[float, int]] = {}
+    for t in plan.targets:
+        if t.year <= today.year or not isinstance(t, FacilityCountTarget | CapacityRangeTarget):
+            continue
+        fac, _ = _select_facilities(fac_all, communes, national, t.year, today.year)
+        r = (_eval_facility_count(t, fac) if isinstance(t, FacilityCountTarget)
+             else _eval_capacity_range(t, fac))
+        n_planned = int(_filter(fac, t.kinds)["status"].isin(_PIPELINE).sum())
+        out[t.id] = (r.measured or 0.0, n_planned)
+    return out
+
+
 def _apply_projects(plan: Plan, results: list[TargetResult], projects: list[dict[str, Any]],
-                    fac: pd.DataFrame, ref_year: int, today: _dt.date) -> None:
-    """List each target's projects; project the measure with what they deliver by its year."""
+                    fac: pd.DataFrame, base: dict[str, tuple[float, int]]) -> None:
+    """List each target's projects; project the measure with what they deliver by its year.
+
+    ``base`` holds the measure at the target's year counting the registry's planned
+    facilities (:func:`_measured_at_due_year`); projects add their new builds and
+    capacity.  ``on_track`` says whether the projection meets the target.
+    """
     targets = {t.id: t for t in plan.targets}
     for r in results:
         mine = [p for p in projects if r.target_id in (p.get("serves") or [])]
         r.projects = [{k: p.get(k) for k in ("id", "facility", "action", "period", "status",
                                              "progress_percent", "completion_year",
                                              "capacity_after", "funding")} for p in mine]
-        if not mine or r.deadline_passed:
-            continue
         t = targets[r.target_id]
+        if r.deadline_passed:
+            continue
+        if r.target_id in base:
+            measure, n_planned = base[r.target_id]
+            if not mine:
+                if isinstance(t, FacilityCountTarget):
+                    r.on_track = measure >= t.min
+                    r.projected = (f"{measure:g} by {t.year} counting {n_planned} planned "
+                                   "facilities of the registry; no project of the plan serves it")
+                elif r.status != "unknown":
+                    r.on_track = measure >= t.min
+                    r.projected = (f"{_n(measure)} {t.unit_en} by {t.year} counting {n_planned} "
+                                   "planned facilities; no project of the plan serves it")
+                continue
+        if not mine:
+            continue
         due = [p for p in mine if _counts_by(p, t.year)]
         undated = [p["id"] for p in mine if p.get("completion_year") in (None, "")
                    and p.get("status") not in ("cancelled", "completed")]
         tail = f"; {len(undated)} project(s) without a completion year not counted" if (
             undated) else ""
+        start = base[r.target_id][0] if r.target_id in base else (r.measured or 0)
         if isinstance(t, FacilityCountTarget):
             builds = [p for p in due if p.get("action") == "build"]
-            n = (r.measured or 0) + len(builds)
+            n = start + len(builds)
             r.on_track = n >= t.min
             r.projected = (f"{n:g} by {t.year} with {len(builds)} new build(s) of the plan's "
                            f"projects{tail}")
@@ -1063,7 +1104,7 @@ def _apply_projects(plan: Plan, results: list[TargetResult], projects: list[dict
             if unknown:
                 tail += f"; {len(unknown)} project(s) without capacity_after not counted"
             if isinstance(t, CapacityRangeTarget):
-                total = (r.measured or 0) + added
+                total = start + added
                 r.on_track = total >= t.min
                 r.projected = f"{_n(total)} {t.unit_en} by {t.year} (+{_n(added)}){tail}"
             else:
