@@ -472,7 +472,8 @@ def _eval_capacity_range(t: CapacityRangeTarget, fac: pd.DataFrame) -> TargetRes
         gap = (f"known capacity short by {_n(t.min - total)} places; "
                f"{len(unknown_cap)} facilities have no recorded capacity")
         measured_text = f"at least {measured_text}"
-        missing = f"the capacity of {len(unknown_cap)} facilities: {_names(unknown_cap)}"
+        noun = "facility" if len(unknown_cap) == 1 else "facilities"
+        missing = f"the capacity of {len(unknown_cap)} {noun}: {_names(unknown_cap)}"
     return _result(
         t, target=target_text, measured=total, measured_text=measured_text, status=status,
         gap=gap, missing=missing, basis="sum of registry capacity of counted facilities "
