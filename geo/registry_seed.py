@@ -420,6 +420,20 @@ KNOWN_SERVICES: dict[str, tuple[str, str]] = {
         "neo đơn)'; drug rehabilitation: Kế hoạch 787/KH-UBND II.1 'cải tạo nâng cấp hoàn "
         "thiện Trung tâm Bảo trợ và Công tác Xã hội tỉnh Kon Tum nhằm đáp ứng công tác cai "
         "nghiện ma túy'"),
+    "Trung tâm Bảo trợ xã hội tỉnh Đắk Lắk (từ 2025: Trung tâm Bảo trợ xã hội và Trẻ em tỉnh "
+    "Đắk Lắk)": (
+        "children_care:70",
+        "registry_sourced.csv: 'Trung tâm đang quản lý, chăm sóc và nuôi dưỡng khoảng 350 "
+        "người, trong đó có 70 trẻ mồ côi'"),
+    "Trung tâm Nuôi dưỡng người có công và Công tác xã hội tỉnh Phú Yên": (
+        "mental_health_care:43",
+        "registry_sourced.csv: '88 (45 đối tượng nuôi dưỡng + 43 đối tượng tâm thần)'"),
+    "Trung tâm Mồ côi – Khuyết tật Mẹ Têrêxa Calcutta (Tu viện Thừa Sai Bác Ái Tân Hương)": (
+        "disability_care:25;children_care:14",
+        "registry_sourced.csv: '39 em (25 khuyết tật, 14 mồ côi)'"),
+    "Trung tâm nuôi dưỡng người già và trẻ em TP Hà Nội": (
+        "elderly_care;children_care",
+        "registry_sourced_additions_2026-12.csv: the name (care of old people and children)"),
 }
 
 

@@ -59,8 +59,9 @@ def test_second_site_and_adds_detail(seeded):
 
 def test_services_and_typed_capacity_migrated(seeded):
     gdf, rep = seeded
-    assert rep["multi_service"] == 2
+    assert rep["multi_service"] == 6
     rows = gdf.set_index("id")
+    assert rows.loc["reg-0008", "services"] == "children_care:70"  # Đắk Lắk: 70 orphans
     assert rows.loc["reg-0003", "services"] == "children_care:33;mental_health_care:143"
     assert "drug_rehab" in rows.loc["reg-0014", "services"]
     assert offers(gdf, "drug_rehab").sum() == (gdf["kind"] == "drug_rehab").sum() + 1
