@@ -116,3 +116,17 @@ def test_cli_projects_export_import(store_copy, tmp_path):
     res = runner.invoke(app, ["plan", "projects", "import", str(bad), "--store", str(store_copy),
                               "--plans-dir", str(PLANS_DIR)])
     assert res.exit_code == 4  # InvalidDataError
+
+
+def test_rebuild_keeps_imported_projects(store_copy, sources_dir, plans, tmp_path):
+    from geo.build import build_store
+
+    out = export_projects(store_copy, tmp_path / "p.csv", plans, "kon-tum-787-2018")
+    table = pd.read_csv(out, dtype=str, keep_default_na=False)
+    table.loc[0, "progress_percent"] = "75"
+    table.to_csv(tmp_path / "edited.csv", index=False)
+    import_projects(store_copy, tmp_path / "edited.csv", plans)
+    build_store(sources_dir, store_copy, progress=False)  # planners' work survives a rebuild
+    stored = read_projects(store_copy, plans, "kon-tum-787-2018")
+    assert stored.loc[0, "progress_percent"] == 75
+    assert len(read_project_audit(store_copy)) == 1
