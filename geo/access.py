@@ -35,6 +35,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from geo._errors import CRSError, InvalidDataError
+from geo.facilities import offers
 from geo.network import TravelNetwork
 
 __all__ = [
@@ -503,10 +504,9 @@ def commune_access(
                  if "location_precision" in fac.columns
                  else np.full(len(fac), None, dtype=object))
     approx = np.array([p not in ("exact",) for p in precision], dtype=bool)
-    kind_arr = fac["kind"].astype(str).to_numpy()
     frames = []
     for kind in [*wanted, "any"]:
-        sel = np.ones(len(fac), bool) if kind == "any" else kind_arr == kind
+        sel = np.ones(len(fac), bool) if kind == "any" else offers(fac, kind).to_numpy()
         sub = Snapped(f_all.xy[sel], f_all.node[sel], f_all.distance_m[sel],
                       f_all.offroad_s[sel])
         secs, fidx, model = _nearest_from_snapped(network, o, sub, ids[sel], limit_s)

@@ -32,7 +32,7 @@ from geo.coverage import (
     served_flags,
     vision_2050_gaps,
 )
-from geo.facilities import KINDS
+from geo.facilities import KINDS, offers
 from geo.network import PROFILES, TravelNetwork, build_network
 from geo.road_graph import RoadGraph, find_pbf, open_road_graph
 from geo.store import read_layer
@@ -338,7 +338,7 @@ def _view(
     for col in _KIND_COLUMNS[:-1]:
         out[col] = out["commune_code"].map(head[col])
     out["served"] = out["served"].fillna(False).astype(bool)
-    fac_kind = facilities if kind == "any" else facilities[facilities["kind"] == kind]
+    fac_kind = facilities if kind == "any" else facilities[offers(facilities, kind)]
     fac_kind = fac_kind.reset_index(drop=True)
     ratio, e2 = _e2sfca_per_commune(network, out, fac_kind, t_kind)
     out["e2sfca_per_1000"] = ratio
