@@ -22,6 +22,7 @@ from app.routes import collections as collections_routes
 from app.routes import docs as docs_routes
 from app.routes import jobs as jobs_routes
 from app.routes import maps as maps_routes
+from app.routes import national as national_routes
 from app.routes import page as page_routes
 from app.routes import registry as registry_routes
 from app.routes._state import load_state
@@ -93,6 +94,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(collections_routes.router)
     app.include_router(registry_routes.router)
     app.include_router(analysis_routes.router)
+    app.include_router(national_routes.router)
     app.include_router(maps_routes.router)
     app.include_router(jobs_routes.router)
     app.include_router(page_routes.router)
