@@ -365,7 +365,7 @@ def _coverage_report(
 def _self_link(request: Request, a: Assessment) -> Link:
     url = request.url_for("coverage").include_query_params(
         territory=a.territory.key, kind=a.kind, threshold=a.threshold, profile=a.profile)
-    return Link(href=str(url), rel="self", type="application/json")
+    return Link(href=str(url), rel="self", type="application/json", title="This report")
 
 
 @router.get(
@@ -387,7 +387,8 @@ async def vision_2050(
     return VisionGaps(
         territory=_territory_info(a.territory), threshold=a.threshold, profile=profile,
         gaps=gaps, unserved=_commune_rows(a.unserved),
-        links=[Link(href=str(request.url), rel="self", type="application/json"),
+        links=[Link(href=str(request.url), rel="self", type="application/json",
+                    title="This report"),
                _map_link(request, a)],
     )
 

@@ -152,7 +152,8 @@ def _iso(t: float | None) -> str | None:
 def job_state(job: Job, request: Request) -> JobState:
     """Describe a job with its links (``self``, and ``map`` for a finished siting run)."""
     base = str(request.base_url).rstrip("/")
-    links = [Link(href=f"{base}/jobs/{job.id}", rel="self", type="application/json")]
+    links = [Link(href=f"{base}/jobs/{job.id}", rel="self", type="application/json",
+                  title="This job")]
     if job.status == "succeeded" and "map" in job.artefacts:
         links.append(Link(href=f"{base}/maps/siting/{job.id}", rel="map", type="text/html",
                           title="Map of the suggestion"))
