@@ -25,6 +25,7 @@ plan's notes say so.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import Counter
@@ -35,27 +36,48 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
-from geo._errors import InvalidDataError
-from geo.access import commune_origins, od_matrix
+from geo._errors import DataSourceNotFoundError, InvalidDataError
+from geo.access import commune_origins, od_matrix, snap_points
 from geo.assessment import FACILITY_REACH_M, Assessment, assess_territory
 from geo.candidates import CandidateSet, candidate_sites
+from geo.names import normalize_name
 from geo.siting import MODELS, SitingProblem, SitingResult, nearest_open, scenario_table, solve
 from geo.store import read_layer
 
 __all__ = [
+    "BENEFICIARY_COLUMN_FOR_KIND",
+    "ISLAND_LINK_M",
     "PLANNED_STATUSES",
+    "demand_weights",
+    "island_communes",
+    "resolve_communes",
     "SiteMatrix",
     "SitePlan",
     "plan_from_matrix",
     "plan_sites",
     "planned_facilities",
     "site_matrix",
+    "site_plan_geojson",
     "write_site_plan",
 ]
 
 #: Facility statuses that count as "planned" (fixed open in the plan's future).
 PLANNED_STATUSES: tuple[str, ...] = ("planned", "under_construction")
+
+#: An island commune (no land border with any other commune) whose centre lies farther than
+#: this from the road network's main component has no modelled link (e.g. Trường Sa).
+ISLAND_LINK_M = 10_000.0
+
+#: The beneficiary column (or register group) used by default for a facility kind.
+BENEFICIARY_COLUMN_FOR_KIND: dict[str, str] = {
+    "elderly_care": "elderly",
+    "children_care": "children",
+    "disability_care": "disability",
+    "mental_health_care": "mental_health",
+    "drug_rehab": "drug_users_managed",
+}
 
 
 @dataclass
@@ -143,6 +165,14 @@ class SitePlan:
         The cost matrix used.
     include_planned : bool
         Whether planned facilities were fixed open in the model.
+    excluded : DataFrame
+        Communes left out of the demand (``commune_code``, ``name``, ``population``,
+        ``reason``): chosen by the officer or islands with no modelled link.
+    weight : str
+        What the demand counts: ``'population'`` or ``'beneficiaries:<group>'``; the
+        ``*_population`` columns of the report are in that unit.
+    capacitated : bool
+        Whether the capacitated variant was solved.
     notes : list of str
         Fallbacks and caveats, in plain words.
     timings : dict
@@ -167,6 +197,10 @@ class SitePlan:
     include_planned: bool = True
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    excluded: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["commune_code", "name", "population", "reason"]))
+    weight: str = "population"
+    capacitated: bool = False
 
     @property
     def n_sites(self) -> int:
@@ -186,6 +220,7 @@ def site_matrix(
     candidates: CandidateSet,
     existing: gpd.GeoDataFrame,
     planned: gpd.GeoDataFrame,
+    communes: gpd.GeoDataFrame | None = None,
 ) -> SiteMatrix:
     """Build the communes x (candidates | existing | planned) minutes in one OD run.
 
@@ -197,13 +232,15 @@ def site_matrix(
         Candidate sites.
     existing, planned : GeoDataFrame
         Fixed facilities (points).
+    communes : GeoDataFrame, optional
+        The demand communes (default: all of the assessment's).
 
     Returns
     -------
     SiteMatrix
     """
     t0 = time.perf_counter()
-    communes = assessment.communes
+    communes = assessment.communes if communes is None else communes
     origins = commune_origins(communes)
     dest = pd.concat([_points(candidates.sites), _points(existing), _points(planned)],
                      ignore_index=True)
@@ -248,6 +285,191 @@ def planned_facilities(store: str | os.PathLike, communes: gpd.GeoDataFrame,
     return fac[fac.to_crs(crs).within(zone).to_numpy()].reset_index(drop=True)
 
 
+# --------------------------------------------------------------------------- demand
+
+
+def resolve_communes(communes: pd.DataFrame, items: Any) -> list[str]:
+    """Commune codes of ``items`` (codes or names, diacritics optional) among ``communes``.
+
+    Raises
+    ------
+    InvalidDataError
+        An item matches no commune, or a name matches several (every problem listed).
+    """
+    codes = communes["commune_code"].astype(str).tolist()
+    keys: dict[str, list[str]] = {}
+    for code, name in zip(codes, communes["name"].astype(str), strict=True):
+        keys.setdefault(normalize_name(name), []).append(code)
+    out: list[str] = []
+    problems: list[dict] = []
+    for raw in items or []:
+        text = str(raw).strip()
+        if not text:
+            continue
+        if text.isdigit() and text.zfill(5) in codes:
+            out.append(text.zfill(5))
+            continue
+        hits = keys.get(normalize_name(text), [])
+        if len(hits) == 1:
+            out.append(hits[0])
+        else:
+            reason = (f"{text!r} names {len(hits)} communes ({', '.join(hits)}): give the code"
+                      if hits else f"{text!r} is not a commune of the territory")
+            problems.append({"field": "exclude_communes", "reason": reason})
+    if problems:
+        raise InvalidDataError(
+            f"exclude_communes: {problems[0]['reason']}"
+            + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""), problems)
+    return list(dict.fromkeys(out))
+
+
+def island_communes(store: str | os.PathLike, communes: gpd.GeoDataFrame,
+                    network: Any) -> np.ndarray:
+    """Which communes are islands with no modelled link to the road network.
+
+    An island commune has no land border with any other commune of the country (its
+    polygon, grown by 100 m, touches none); it has no modelled link when its centre also
+    lies more than :data:`ISLAND_LINK_M` from the road network's main component.
+
+    Returns
+    -------
+    ndarray of bool
+        Aligned with ``communes``.
+    """
+    if communes.empty:
+        return np.zeros(0, dtype=bool)
+    crs = communes.estimate_utm_crs()
+    mine = communes.to_crs(crs)
+    country = read_layer(store, "communes")[["commune_code", "geometry"]].to_crs(crs)
+    country = country[country.geometry.notna()]
+    tree = shapely.STRtree(shapely.make_valid(country.geometry.to_numpy()))
+    other_codes = country["commune_code"].astype(str).to_numpy()
+    grown = shapely.make_valid(mine.geometry.to_numpy())
+    grown = shapely.buffer(grown, 100.0)
+    own = mine["commune_code"].astype(str).to_numpy()
+    alone = np.array([not (other_codes[tree.query(g, predicate="intersects")] != c).any()
+                      for g, c in zip(grown, own, strict=True)], dtype=bool)
+    far = snap_points(network, commune_origins(communes)).distance_m > ISLAND_LINK_M
+    return alone & far
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataSourceNotFoundError(f"{path}: beneficiary file not found")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InvalidDataError(f"{path}: cannot read the beneficiary CSV ({exc})",
+                               [{"file": str(path), "row": None, "field": None,
+                                 "reason": "unreadable CSV"}]) from exc
+    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    return raw
+
+
+def demand_weights(
+    communes: pd.DataFrame,
+    beneficiaries: str | os.PathLike | pd.DataFrame,
+    *,
+    kind: str,
+    group: str | None = None,
+) -> tuple[np.ndarray, str, str]:
+    """Demand per commune from a beneficiary table instead of the population.
+
+    The table has ``commune_code`` and either one column per target group (wide:
+    ``elderly``, ``children``, ``disability``, ...) or the long form of the beneficiary
+    register (``group``, ``people_in_need``; :func:`geo.plans.load_beneficiaries`).
+    Counts are scaled by the commune's ``weight`` (its share inside a pre-2025
+    territory) where the communes carry one.
+
+    Parameters
+    ----------
+    communes : DataFrame
+        The demand communes (``commune_code``, optional ``weight``).
+    beneficiaries : path or DataFrame
+        The CSV (or an already read table).
+    kind : str
+        Facility kind: picks the group by default (:data:`BENEFICIARY_COLUMN_FOR_KIND`).
+    group : str, optional
+        The column (wide) or group (long form) to use.
+
+    Returns
+    -------
+    (ndarray, str, str)
+        Weights aligned with ``communes``, the label ``'beneficiaries:<group>'`` and a
+        note for the report.
+
+    Raises
+    ------
+    InvalidDataError
+        No usable column, bad codes or counts, or communes of the demand missing from
+        the table (all listed).
+    """
+    src = (str(beneficiaries) if not isinstance(beneficiaries, pd.DataFrame)
+           else "beneficiaries")
+    raw = (beneficiaries.copy() if isinstance(beneficiaries, pd.DataFrame)
+           else _read_table(Path(beneficiaries)))
+    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    if "commune_code" not in raw.columns:
+        raise InvalidDataError(f"{src}: no commune_code column",
+                               [{"file": src, "row": None, "field": "commune_code",
+                                 "reason": "required column missing"}])
+    long_form = {"group", "people_in_need"} <= set(raw.columns)
+    if long_form:
+        available = sorted(raw["group"].astype(str).str.strip().unique())
+    else:
+        available = [c for c in raw.columns if c not in ("commune_code", "name", "commune",
+                                                         "province", "province_code")]
+    chosen = group or BENEFICIARY_COLUMN_FOR_KIND.get(kind)
+    if chosen is None and len(available) == 1:
+        chosen = available[0]
+    if chosen not in available:
+        raise InvalidDataError(
+            f"{src}: no beneficiary {'group' if long_form else 'column'} "
+            f"{chosen!r} for kind {kind}; give one of: {', '.join(available) or '(none)'}",
+            [{"file": src, "row": None, "field": "beneficiary_group",
+              "reason": f"{chosen!r} not in the file"}])
+    if long_form:
+        rows = raw[raw["group"].astype(str).str.strip() == chosen]
+        values = rows["people_in_need"]
+    else:
+        rows, values = raw, raw[chosen]
+    problems: list[dict] = []
+    codes = rows["commune_code"].astype(str).str.strip()
+    counts = pd.to_numeric(values.astype(str).str.replace(",", "", regex=False).str.strip(),
+                           errors="coerce")
+    for i, (code, n, v) in enumerate(zip(codes, counts, values, strict=True)):
+        line = int(rows.index[i]) + 2
+        if not code.isdigit() or len(code) > 5:
+            problems.append({"file": src, "row": line, "field": "commune_code",
+                             "reason": f"{code!r} is not a 5-digit commune code"})
+        if not np.isfinite(n) or n < 0:
+            problems.append({"file": src, "row": line, "field": chosen,
+                             "reason": f"{v!r} is not a count >= 0"})
+    table = pd.Series(counts.to_numpy(float), index=codes.str.zfill(5).to_numpy())
+    if table.index.duplicated().any():
+        for code in sorted(set(table.index[table.index.duplicated()])):
+            problems.append({"file": src, "row": None, "field": "commune_code",
+                             "reason": f"commune {code} given twice"})
+    wanted = communes["commune_code"].astype(str).to_numpy()
+    missing = [c for c in wanted if c not in table.index]
+    if missing:
+        more = " ..." if len(missing) > 10 else ""
+        problems.append({"file": src, "row": None, "field": "commune_code",
+                         "reason": f"{len(missing)} demand commune(s) missing: "
+                                   f"{', '.join(missing[:10])}{more}"})
+    if problems:
+        raise InvalidDataError(f"{src}: invalid beneficiary table: {problems[0]['reason']}"
+                               + (f" (and {len(problems) - 1} more)" if len(problems) > 1
+                                  else ""), problems)
+    table = table[~table.index.duplicated()]
+    share = (pd.to_numeric(communes["weight"], errors="coerce").fillna(1.0).to_numpy(float)
+             if "weight" in communes.columns else np.ones(len(communes)))
+    weights = table.reindex(wanted).to_numpy(float) * share
+    note = (f"demand weighted by beneficiaries '{chosen}' ({src}: {weights.sum():,.0f} in the "
+            "demand communes); the *_population figures count them")
+    return weights, f"beneficiaries:{chosen}", note
+
+
 # --------------------------------------------------------------------------- solve
 
 
@@ -268,6 +490,10 @@ def plan_from_matrix(
     include_planned: bool = True,
     method: str = "exact",
     time_limit: float | None = None,
+    weights: np.ndarray | None = None,
+    weight: str = "population",
+    capacitated: bool = False,
+    capacity: float | None = None,
 ) -> SitePlan:
     """Solve a siting model on a prebuilt :class:`SiteMatrix` and build the report.
 
@@ -290,6 +516,16 @@ def plan_from_matrix(
     method : {'exact', 'greedy'}
     time_limit : float, optional
         HiGHS time limit in seconds.
+    weights : ndarray, optional
+        Demand per commune of ``mx.communes`` (default: their population).
+    weight : str
+        What ``weights`` count (``'population'``, ``'beneficiaries:<group>'``).
+    capacitated : bool
+        Solve the capacitated LSCP / p-median: each site serves at most its capacity.
+    capacity : float, optional
+        Capacity of a new facility (same unit as ``weights``); a candidate's own
+        ``capacity`` attribute wins.  Existing and planned facilities use the
+        registry's ``capacity`` (unknown = unlimited).
 
     Returns
     -------
@@ -306,15 +542,19 @@ def plan_from_matrix(
                                [{"field": "threshold", "reason": f"value {t!r}"}])
     com = mx.communes
     codes = com["commune_code"].astype(str).to_numpy()
-    pop = com["population"].to_numpy(float)
+    pop = (com["population"].to_numpy(float) if weights is None
+           else np.asarray(weights, dtype=float))
     ex_ids = [f"existing:{i}" for i in mx.existing["id"]] if len(mx.existing) else []
     pl_ids = [f"planned:{i}" for i in mx.planned["id"]] if len(mx.planned) else []
     cand_ids = mx.candidates.sites["candidate_id"].astype(str).tolist()
     use_planned = include_planned and len(pl_ids) > 0
     fixed = np.hstack([mx.existing_cost, mx.planned_cost]) if use_planned else mx.existing_cost
     fixed_ids = ex_ids + pl_ids if use_planned else ex_ids
+    caps, fixed_caps = (_capacities(mx, capacity, use_planned) if capacitated
+                        else (None, None))
     full = SitingProblem(mx.candidate_cost, pop, codes, cand_ids, fixed, fixed_ids,
-                         threshold=t, travel_model=mx.travel_model)
+                         threshold=t, travel_model=mx.travel_model, capacities=caps,
+                         existing_capacities=fixed_caps)
     notes: list[str] = []
     bad = _uncoverable_rows(mx, fixed, t)
     keep = np.setdiff1d(np.arange(len(codes)), bad)
@@ -326,7 +566,8 @@ def plan_from_matrix(
     if model == "lscp" and bad.size:
         problem = SitingProblem(mx.candidate_cost[keep], pop[keep], codes[keep], cand_ids,
                                 fixed[keep], fixed_ids, threshold=t,
-                                travel_model=mx.travel_model)
+                                travel_model=mx.travel_model, capacities=caps,
+                                existing_capacities=fixed_caps)
         notes.append(
             f"{bad.size} commune(s) (population {int(pop[bad].sum()):,}) cannot be served "
             f"within {t:g} min by any candidate site or facility: "
@@ -339,7 +580,8 @@ def plan_from_matrix(
         notes.append(f"{bad.size} commune(s) cannot be served within {t:g} min by any "
                      "candidate site or facility (see uncoverable)")
     t0 = time.perf_counter()
-    result = solve(problem, model, p, method=method, threshold=t, time_limit=time_limit)
+    result = solve(problem, model, p, method=method, threshold=t, time_limit=time_limit,
+                   capacitated=capacitated)
     t_solve = time.perf_counter() - t0
 
     # report over every commune
@@ -364,6 +606,8 @@ def plan_from_matrix(
                                for v in rank["newly_served"]],
         "lon": site_rows.geometry.x.to_numpy(),
         "lat": site_rows.geometry.y.to_numpy(),
+        **{c: site_rows[c].to_numpy() for c in mx.candidates.attributes
+           if c in site_rows.columns},
     })
     suggested = gpd.GeoDataFrame(ranking.drop(columns=["lon", "lat"]),
                                  geometry=site_rows.geometry.to_numpy(), crs=4326)
@@ -432,7 +676,31 @@ def plan_from_matrix(
         suggested=suggested, newly_served=newly_df, scenarios=scen, communes=out,
         uncoverable=uncov, matrix=mx, include_planned=include_planned, notes=notes,
         timings={"matrix": mx.seconds, "solve": t_solve,
-                 "report": time.perf_counter() - t_start - t_solve})
+                 "report": time.perf_counter() - t_start - t_solve},
+        weight=weight, capacitated=capacitated)
+
+
+def _capacities(mx: SiteMatrix, capacity: float | None,
+                use_planned: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Capacities of the candidates and of the fixed (existing [+ planned]) facilities."""
+    sites = mx.candidates.sites
+    own = (pd.to_numeric(sites["capacity"], errors="coerce").to_numpy(float)
+           if "capacity" in sites.columns else np.full(len(sites), np.nan))
+    caps = np.where(np.isfinite(own), own, np.nan if capacity is None else float(capacity))
+    if not np.isfinite(caps).all():
+        missing = sites.loc[~np.isfinite(caps), "candidate_id"].astype(str).tolist()
+        raise InvalidDataError(
+            "the capacitated model needs a capacity for every candidate: give capacity "
+            f"(places per new facility) or a 'capacity' attribute; missing for "
+            f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}",
+            [{"field": "capacity", "reason": "missing"}])
+    if (caps < 0).any():
+        raise InvalidDataError("capacities must be >= 0",
+                               [{"field": "capacity", "reason": "negative"}])
+    frames = [mx.existing, mx.planned] if use_planned else [mx.existing]
+    fixed = [pd.to_numeric(f["capacity"], errors="coerce").to_numpy(float)
+             if "capacity" in f.columns else np.full(len(f), np.nan) for f in frames]
+    return caps, (np.concatenate(fixed) if fixed else np.empty(0))
 
 
 def plan_sites(
@@ -453,6 +721,13 @@ def plan_sites(
     cache_dir: str | os.PathLike | None = None,
     assessment: Assessment | None = None,
     time_limit: float | None = None,
+    exclude_communes: Any = None,
+    exclude_islands: bool = False,
+    beneficiaries: str | os.PathLike | pd.DataFrame | None = None,
+    beneficiary_group: str | None = None,
+    max_road_distance_m: float | None = None,
+    capacitated: bool = False,
+    capacity: float | None = None,
 ) -> SitePlan:
     """Suggest sites for new facilities of ``kind`` in a territory.
 
@@ -492,6 +767,23 @@ def plan_sites(
         Reuse an assessment of the same territory, kind and profile (skips step 1).
     time_limit : float, optional
         HiGHS time limit in seconds.
+    exclude_communes : sequence of str, optional
+        Communes (codes or names) left out of the demand; their centres are no
+        candidates either.
+    exclude_islands : bool
+        Leave island communes with no modelled link out of the demand
+        (:func:`island_communes`).
+    beneficiaries : path or DataFrame, optional
+        Per-commune beneficiary counts (:func:`demand_weights`); default: demand is
+        the total population (stated in the notes).
+    beneficiary_group : str, optional
+        The column / group of ``beneficiaries`` (default per kind).
+    max_road_distance_m : float, optional
+        Drop candidates farther than this from the road network's main component.
+    capacitated : bool
+        Capacitated LSCP / p-median (see :func:`plan_from_matrix`).
+    capacity : float, optional
+        Capacity of a new facility (capacitated models).
 
     Returns
     -------
@@ -525,18 +817,142 @@ def plan_sites(
     t_assess = time.perf_counter() - t0
     cset = candidate_sites(a.communes, candidates, kind=kind, min_area_m2=min_area_m2,
                            exclusions=exclusions)
+    demand, excluded, notes = _demand_communes(store, a, exclude_communes, exclude_islands)
+    if len(excluded) and candidates is None:
+        gone = dict(zip(excluded["commune_code"], excluded["reason"], strict=True))
+        ids = cset.sites["candidate_id"].astype(str)
+        cset.drop(ids.isin(gone).to_numpy(),
+                  [f"commune left out of the demand ({gone.get(c)})" for c in ids])
+    if max_road_distance_m is not None:
+        _drop_far_from_roads(cset, a.network, float(max_road_distance_m))
+    if cset.sites.empty:
+        raise InvalidDataError(
+            f"no candidate site left ({cset.source}): all were filtered out",
+            [{"file": None, "row": r.candidate_id, "field": None, "reason": r.reason}
+             for r in cset.dropped.itertuples()])
+    weights, weight = None, "population"
+    if beneficiaries is not None:
+        weights, weight, note = demand_weights(demand, beneficiaries, kind=kind,
+                                               group=beneficiary_group)
+        notes.append(note)
+    else:
+        notes.append("demand weighted by total population (no beneficiary table given)")
     existing = a.facilities if kind == "any" else a.facilities[a.facilities["kind"] == kind]
     planned = planned_facilities(store, a.communes, kind)
-    mx = site_matrix(a, cset, existing.reset_index(drop=True), planned)
+    mx = site_matrix(a, cset, existing.reset_index(drop=True), planned, communes=demand)
     plan = plan_from_matrix(a, mx, model=model, p=p, threshold=threshold,
                             include_planned=include_planned, method=method,
-                            time_limit=time_limit)
+                            time_limit=time_limit, weights=weights, weight=weight,
+                            capacitated=capacitated, capacity=capacity)
+    plan.excluded = excluded
+    plan.notes[:0] = notes
     plan.timings["assessment"] = t_assess
     plan.timings["total"] = time.perf_counter() - t0
     return plan
 
 
+def _demand_communes(
+    store: str | os.PathLike, a: Assessment, exclude_communes: Any, exclude_islands: bool,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, list[str]]:
+    """The demand communes, the excluded ones (with reasons) and notes."""
+    com = a.communes
+    codes = com["commune_code"].astype(str).to_numpy()
+    reason = np.full(len(com), None, dtype=object)
+    if exclude_islands:
+        islands = island_communes(store, com, a.network)
+        reason[islands] = (f"island with no modelled link (centre > {ISLAND_LINK_M / 1000:g} km "
+                           "from the road network)")
+    for code in resolve_communes(com, exclude_communes):
+        reason[codes == code] = "excluded by the officer"
+    out = np.array([r is not None for r in reason], dtype=bool)
+    excluded = pd.DataFrame({
+        "commune_code": codes[out], "name": com["name"].astype(str).to_numpy()[out],
+        "population": com["population"].to_numpy(float)[out].round().astype("int64"),
+        "reason": reason[out]})
+    notes = []
+    if out.any():
+        notes.append(f"{int(out.sum())} commune(s) left out of the demand (population "
+                     f"{int(excluded['population'].sum()):,}): " + ", ".join(
+                         f"{r.name} ({r.commune_code}, {r.reason})"
+                         for r in excluded.head(10).itertuples(index=False))
+                     + (" ..." if out.sum() > 10 else ""))
+    if out.all():
+        raise InvalidDataError("every commune was left out of the demand",
+                               [{"field": "exclude_communes", "reason": "no demand left"}])
+    return com[~out].reset_index(drop=True), excluded, notes
+
+
+def _drop_far_from_roads(cset: CandidateSet, network: Any, max_m: float) -> None:
+    """Drop candidates farther than ``max_m`` from the road network's main component."""
+    if not np.isfinite(max_m) or max_m < 0:
+        raise InvalidDataError(f"max_road_distance_m must be >= 0 m, got {max_m!r}",
+                               [{"field": "max_road_distance_m", "reason": f"value {max_m!r}"}])
+    if cset.sites.empty:
+        return
+    dist = snap_points(network, cset.sites).distance_m
+    cset.drop(dist > max_m, [f"no road within {max_m:,.0f} m (nearest {d:,.0f} m)"
+                             if np.isfinite(d) else f"no road within {max_m:,.0f} m"
+                             for d in dist])
+
+
 # --------------------------------------------------------------------------- outputs
+
+
+def _fc(gdf: gpd.GeoDataFrame, id_col: str, simplify: float | None = None) -> dict:
+    """A GeoDataFrame as a GeoJSON FeatureCollection dict (EPSG:4326, 7 decimals)."""
+    features = []
+    if len(gdf):
+        g = gdf.to_crs(4326) if gdf.crs is not None else gdf
+        geoms = g.geometry.to_numpy()
+        if simplify:
+            geoms = shapely.simplify(geoms, simplify, preserve_topology=True)
+        props = pd.DataFrame(g.drop(columns=g.geometry.name))
+        for col in props.columns:
+            if pd.api.types.is_float_dtype(props[col]):
+                props[col] = props[col].replace([np.inf, -np.inf], np.nan)
+        records = json.loads(props.to_json(orient="records", force_ascii=False,
+                                           double_precision=7))
+        for rec, geom in zip(records, geoms, strict=True):
+            features.append({
+                "type": "Feature", "id": rec.get(id_col),
+                "geometry": None if geom is None else json.loads(
+                    shapely.to_geojson(shapely.set_precision(geom, 1e-7))),
+                "properties": rec})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def site_plan_geojson(plan: SitePlan) -> dict[str, dict]:
+    """The plan's layers as GeoJSON FeatureCollections (EPSG:4326).
+
+    Returns
+    -------
+    dict
+        ``sites`` (suggested sites, ranked, with the officer's attributes),
+        ``newly_served`` (communes the suggestion brings within the threshold: polygons
+        simplified to ~10 m, with minutes before / after and the serving site),
+        ``candidates`` (every candidate kept) and ``dropped`` (every candidate filtered
+        out, with its reason).
+    """
+    minutes = ["minutes_before", "minutes_after"]
+    newly = plan.newly_served.copy()
+    newly[minutes] = newly[minutes].astype(float).round(1)
+    geo_of = plan.communes.set_index("commune_code").geometry
+    newly_gdf = gpd.GeoDataFrame(
+        newly, geometry=geo_of.reindex(newly["commune_code"].astype(str)).to_numpy(), crs=4326)
+    sites = plan.suggested.copy()
+    sites["weighted_minutes_saved"] = sites["weighted_minutes_saved"].astype(float).round(1)
+    sites["newly_served_codes"] = [c.split(";") if c else [] for c in
+                                   sites["newly_served_codes"]]
+    sites["newly_served_names"] = [c.split(";") if c else [] for c in
+                                   sites["newly_served_names"]]
+    cand = plan.matrix.candidates
+    return {
+        "sites": _fc(sites, "candidate_id"),
+        "newly_served": _fc(newly_gdf, "commune_code", simplify=1e-4),
+        "candidates": _fc(cand.sites, "candidate_id"),
+        "dropped": _fc(gpd.GeoDataFrame(cand.dropped, geometry="geometry", crs=4326),
+                       "candidate_id"),
+    }
 
 
 def write_site_plan(plan: SitePlan, out_dir: str | os.PathLike,
@@ -555,8 +971,11 @@ def write_site_plan(plan: SitePlan, out_dir: str | os.PathLike,
     -------
     dict
         ``gpkg`` (layers ``communes``, ``suggested_sites``, ``existing_facilities``,
-        ``planned_facilities`` if any, ``candidate_sites``), ``ranking_csv``,
-        ``scenarios_csv``, ``newly_served_csv``, ``uncoverable_csv`` (if any),
+        ``planned_facilities`` if any, ``candidate_sites``, ``dropped_candidates`` if
+        any), ``ranking_csv``, ``scenarios_csv``, ``newly_served_csv``,
+        ``uncoverable_csv``, ``dropped_csv``, ``excluded_csv`` (if any), the GeoJSON
+        FeatureCollections of :func:`site_plan_geojson` (``sites_geojson``,
+        ``newly_served_geojson``, ``candidates_geojson``, ``dropped_geojson``) and
         ``map_html`` → paths.
     """
     from geo.maps import save_map, siting_map  # folium only when writing maps
@@ -586,7 +1005,21 @@ def write_site_plan(plan: SitePlan, out_dir: str | os.PathLike,
     if len(plan.matrix.planned):
         plan.matrix.planned.to_file(tmp, layer="planned_facilities", driver="GPKG")
     plan.matrix.candidates.sites.to_file(tmp, layer="candidate_sites", driver="GPKG")
+    dropped = plan.matrix.candidates.dropped
+    if len(dropped):
+        gpd.GeoDataFrame(dropped, geometry="geometry", crs=4326).to_file(
+            tmp, layer="dropped_candidates", driver="GPKG")
     tmp.replace(paths["gpkg"])
+    for key, fc in site_plan_geojson(plan).items():
+        paths[f"{key}_geojson"] = out / f"{stem}_{key}.geojson"
+        paths[f"{key}_geojson"].write_text(json.dumps(fc, ensure_ascii=False),
+                                            encoding="utf-8")
+    if len(dropped):
+        paths["dropped_csv"] = out / f"{stem}_dropped_candidates.csv"
+        pd.DataFrame(dropped.drop(columns="geometry")).to_csv(paths["dropped_csv"], index=False)
+    if len(plan.excluded):
+        paths["excluded_csv"] = out / f"{stem}_excluded_communes.csv"
+        plan.excluded.to_csv(paths["excluded_csv"], index=False)
     plan.ranking.to_csv(paths["ranking_csv"], index=False)
     plan.scenarios.to_csv(paths["scenarios_csv"], index=False)
     plan.newly_served.to_csv(paths["newly_served_csv"], index=False)

@@ -88,10 +88,32 @@ class CoverageSummary(BaseModel):
     unserved: int
     population: int
     population_served: int
-    share_communes_served: float = Field(..., description="percent")
-    share_population_served: float = Field(..., description="percent")
+    communes_served_share: float = Field(..., ge=0, le=1, description="fraction 0-1")
+    population_served_share: float = Field(..., ge=0, le=1, description="fraction 0-1")
     facilities: int
     facilities_approximate: int
+
+
+class CoveragePoint(BaseModel):
+    """Coverage at one threshold (fractions 0-1)."""
+
+    threshold_min: float
+    communes_share: float = Field(..., ge=0, le=1, description="fraction 0-1")
+    population_share: float = Field(..., ge=0, le=1, description="fraction 0-1")
+
+
+class VisionGap(BaseModel):
+    """The 2050-vision gap of a territory at a threshold (any kind of facility)."""
+
+    territory: str
+    threshold_min: float
+    communes: int
+    unserved_communes: int
+    population: int | None
+    unserved_population: int | None
+    unserved_population_share: float | None = Field(None, ge=0, le=1,
+                                                    description="fraction 0-1")
+    unserved_commune_codes: list[str]
 
 
 class CoverageReport(BaseModel):
@@ -103,7 +125,7 @@ class CoverageReport(BaseModel):
     profile: str
     summary: CoverageSummary
     travel_models: dict[str, int]
-    coverage: list[dict[str, float | str]]
+    coverage: list[CoveragePoint]
     fallbacks: list[str]
     communes: list[CommuneAccess]
     links: list[Link]
@@ -115,7 +137,7 @@ class VisionGaps(BaseModel):
     territory: TerritoryInfo
     threshold: float
     profile: str
-    gaps: list[dict[str, Any]]
+    gaps: list[VisionGap]
     unserved: list[CommuneAccess]
     links: list[Link]
 
@@ -345,15 +367,16 @@ def _coverage_report(
         summary=CoverageSummary(
             communes=len(c), served=int(served.sum()), unserved=int((~served).sum()),
             population=pop, population_served=pop_served,
-            share_communes_served=round(100 * served.mean(), 2) if len(c) else 0.0,
-            share_population_served=round(100 * pop_served / pop, 2) if pop else 0.0,
+            communes_served_share=round(float(served.mean()), 4) if len(c) else 0.0,
+            population_served_share=round(pop_served / pop, 4) if pop else 0.0,
             facilities=int(s.get("facilities", len(a.facilities))),
             facilities_approximate=int(s.get("facilities_approximate", 0)),
         ),
         travel_models={str(k): int(v) for k, v in s.get("travel_model_communes", {}).items()},
         coverage=[
-            {"threshold_min": float(r.threshold_min), "share_communes": float(r.share_communes),
-             "share_population": float(r.share_population)}
+            CoveragePoint(threshold_min=float(r.threshold_min),
+                          communes_share=round(float(r.share_communes), 4),
+                          population_share=round(float(r.share_population), 4))
             for r in cov.itertuples(index=False)
         ],
         fallbacks=[str(f) for f in s.get("fallbacks", [])],
@@ -383,13 +406,34 @@ async def vision_2050(
 ) -> VisionGaps:
     """Communes with no social-assistance facility of any kind within the threshold."""
     a = await run_in_threadpool(assessment, state, territory, "any", threshold, profile)
-    gaps = [{k: _none(v) for k, v in row.items()} for row in a.gaps.to_dict(orient="records")]
+    gaps = [_vision_gap(row) for row in a.gaps.to_dict(orient="records")]
     return VisionGaps(
         territory=_territory_info(a.territory), threshold=a.threshold, profile=profile,
         gaps=gaps, unserved=_commune_rows(a.unserved),
         links=[Link(href=str(request.url), rel="self", type="application/json",
                     title="This report"),
                _map_link(request, a)],
+    )
+
+
+def _int_or_none(value: Any) -> int | None:
+    value = _none(value)
+    return None if value is None else int(round(float(value)))
+
+
+def _vision_gap(row: dict[str, Any]) -> VisionGap:
+    """One row of :func:`geo.coverage.vision_2050_gaps` in the API's units."""
+    codes = str(_none(row.get("unserved_commune_codes")) or "")
+    share = _none(row.get("share_unserved_population"))
+    return VisionGap(
+        territory=str(row.get("territory", "")),
+        threshold_min=float(row["threshold_min"]),
+        communes=int(row["communes"]),
+        unserved_communes=int(row["unserved_communes"]),
+        population=_int_or_none(row.get("population")),
+        unserved_population=_int_or_none(row.get("unserved_population")),
+        unserved_population_share=None if share is None else round(float(share), 4),
+        unserved_commune_codes=[c for c in codes.split(",") if c],
     )
 
 

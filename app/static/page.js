@@ -108,7 +108,7 @@ function renderSummary(body) {
   const rows = [
     ["Địa bàn (territory)", `${body.territory.name} — ${body.territory.note}`],
     ["Xã/phường (communes)", fmt(s.communes)],
-    ["Được phục vụ (served)", `${fmt(s.served)} (${s.share_communes_served.toFixed(1)}%)`],
+    ["Được phục vụ (served)", `${fmt(s.served)} (${(100 * s.communes_served_share).toFixed(1)}%)`],
     ["Dân số được phục vụ (population served)", `${fmt(s.population_served)} / ${fmt(s.population)}`],
     ["Mô hình di chuyển (travel models)", Object.entries(body.travel_models || {}).map(([k, v]) => `${k}: ${v}`).join(", ")],
     ["Cơ sở (facilities counted)", fmt(s.facilities)],
