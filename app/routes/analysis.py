@@ -9,32 +9,55 @@ road networks in the on-disk network cache.  Siting runs are background jobs:
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
+import tempfile
 from collections import OrderedDict
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.routes._deps import StateDep
 from app.routes._models import KindOrAny, Link
 from app.routes._state import ServiceState
+from app.routes.collections import known_query
 from app.routes.jobs import Job, JobState, get_jobs, job_state
-from geo._errors import DataSourceNotFoundError, InvalidDataError, NotFoundError
-from geo.access import commune_origins, od_matrix
+from app.settings import analysis_settings
+from app.siting_options import (
+    OPTIONS,
+    SitingRequest,
+    option,
+    plan_arguments,
+    write_inline_files,
+)
+from geo._errors import DataSourceNotFoundError, NotFoundError
 from geo.admin import Territory, resolve_territory
 from geo.assessment import Assessment, assess_territory, for_kind
 from geo.compliance import evaluate_plan_on_store, plan_assessment, vision_access
 from geo.compliance_report import report_to_html
 from geo.plans import Plan, load_plans
-from geo.siting import SitingProblem, solve_mclp
+from geo.site_planning import SitePlan, plan_sites, site_plan_geojson, write_site_plan
 
-router = APIRouter(tags=["analysis"])
+router = APIRouter(tags=["analysis"], dependencies=[Depends(known_query)])
 
 Profile = Literal["motorbike", "car", "walk"]
 MAX_ASSESSMENTS = 12
@@ -192,19 +215,6 @@ class ComplianceReportModel(BaseModel):
     results: list[TargetResultModel]
     status_counts: dict[str, int]
     notes: list[str]
-
-
-class SitingRequest(BaseModel):
-    """A siting suggestion: ``p`` new sites maximising the population served (MCLP)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    territory: str = Field(..., min_length=1, max_length=100, examples=["pre2025:58"])
-    kind: KindOrAny = "any"
-    threshold: float = Field(60.0, gt=0, le=600)
-    profile: Profile = "motorbike"
-    p: int = Field(2, ge=1, le=20, description="New sites to suggest")
-    time_limit: float = Field(30.0, gt=0, le=300, description="Solver time limit (s)")
 
 
 # ------------------------------------------------------------------ helpers
@@ -575,93 +585,198 @@ async def compliance_html(report: ComplianceDep) -> HTMLResponse:
 
 
 # ------------------------------------------------------------------ siting
-def run_siting(state: ServiceState, req: SitingRequest, job: Job) -> dict[str, Any]:
-    """Suggest ``p`` new sites (MCLP, HiGHS) among the territory's commune centres.
+_OBJECTIVE = {"lscp": "new sites", "mclp": "demand served (weight unit)",
+              "pmedian": "demand-weighted minutes"}
+_UPLOAD_SUFFIXES = {"vector": (".geojson", ".json", ".gpkg", ".zip"), "csv": (".csv",)}
 
-    Demand: the territory's communes (population scaled to the territory);
-    candidates: the same communes' admin centres; existing: operating facilities
-    of the kind within reach.  Stores the siting map on the job.
-    """
-    a = assessment(state, req.territory, req.kind, req.threshold, req.profile)
-    communes = a.communes
-    if communes.empty:
-        raise InvalidDataError(f"territory {a.territory.name!r} has no communes")
-    origins = commune_origins(communes)
-    limit_s = req.threshold * 60.0
-    cost, _ = od_matrix(a.network, origins, origins, limit_s=limit_s)
-    existing = a.facilities if req.kind == "any" else a.facilities[
-        a.facilities["kind"] == req.kind]
-    existing = existing.reset_index(drop=True)
-    if len(existing):
-        ex_cost, _ = od_matrix(a.network, origins, existing, limit_s=limit_s)
-    else:
-        ex_cost = np.empty((len(communes), 0))
-    codes = communes["commune_code"].astype(str).tolist()
-    models = communes["travel_model"].dropna().astype(str).unique()
-    problem = SitingProblem(
-        cost=cost, weights=communes["population"].to_numpy(dtype=float),
-        demand_ids=codes, candidate_ids=codes, existing_cost=ex_cost,
-        existing_ids=existing["id"].astype(str).tolist() if len(existing) else None,
-        threshold=req.threshold,
-        travel_model="+".join(sorted(models)) if len(models) else "unknown",
-    )
-    p = min(req.p, len(codes))
-    result = solve_mclp(problem, p, time_limit=req.time_limit)
-    names = dict(zip(codes, communes["name"].astype(str), strict=True))
-    pos = {c: i for i, c in enumerate(codes)}
-    sites = []
-    for row in result.ranking.itertuples(index=False):
-        cid = str(row.candidate_id)
-        pt = origins.geometry.iloc[pos[cid]]
-        sites.append({
-            "rank": int(row.rank), "candidate_id": cid,
-            "name": f"{names[cid]} ({cid})",
-            "lon": float(pt.x), "lat": float(pt.y),
-            "marginal_population": int(round(float(row.added_weight))),
-            "marginal_communes": int(row.added_demands),
-        })
-    served_before = communes["served"].to_numpy(dtype=bool)
-    newly = set(result.served_demand_ids)
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts (NaN → null, numpy → Python, minutes to 0.1)."""
+    table = pd.DataFrame(frame.drop(columns=["geometry"], errors="ignore"))
+    for col in table.columns:
+        if pd.api.types.is_float_dtype(table[col]):
+            values = table[col].replace([np.inf, -np.inf], np.nan)
+            table[col] = values.round(1) if "minutes" in col else values
+    return json.loads(table.to_json(orient="records", force_ascii=False, double_precision=7))
+
+
+def siting_result(plan: SitePlan, files: dict[str, str]) -> dict[str, Any]:
+    """The JSON result of a siting run (GeoJSON layers, dropped candidates, scenarios)."""
+    r = plan.result
+    scen = plan.scenarios.set_index("scenario")
+    after = "today + planned + suggested" if plan.include_planned and len(
+        plan.matrix.planned) else "today + suggested"
+    layers = site_plan_geojson(plan)
     summary = {
-        "model": result.model, "method": result.method, "status": result.status,
-        "solver": result.solver, "objective_population_served": float(result.objective),
-        "population": int(communes["population"].sum()),
-        "population_served_before": int(communes.loc[served_before, "population"].sum()),
-        "communes_newly_served": len(newly), "solve_seconds": round(result.solve_seconds, 3),
-        "gap": _none(result.gap), "travel_model": result.travel_model,
-        "existing_facilities": len(existing),
+        "model": plan.model, "method": plan.method, "status": r.status, "solver": r.solver,
+        "objective": float(r.objective), "objective_unit": _OBJECTIVE[plan.model],
+        "gap_share": _none(r.gap), "new_sites": plan.n_sites, "p": plan.p,
+        "capacitated": plan.capacitated, "include_planned": plan.include_planned,
+        "weight": plan.weight,
+        "demand_communes": int(len(plan.communes)),
+        "excluded_communes": int(len(plan.excluded)),
+        "population": int(round(float(scen.loc["today", "weight_total"]))),
+        "population_served_before": int(round(float(scen.loc["today", "weight_served"]))),
+        "population_served_after": int(round(float(scen.loc[after, "weight_served"]))),
+        "population_served_share_after": round(float(scen.loc[after, "weight_share"]), 4),
+        "communes_newly_served": int(plan.communes["newly_served"].sum()),
+        "uncoverable_communes": int(len(plan.uncoverable)),
+        "candidates": int(len(plan.matrix.candidates.sites)),
+        "dropped_candidates": int(len(plan.matrix.candidates.dropped)),
+        "existing_facilities": int(len(plan.matrix.existing)),
+        "planned_facilities": int(len(plan.matrix.planned)),
+        "travel_model": plan.matrix.travel_model,
+        "solve_seconds": round(float(plan.timings.get("solve", 0.0)), 3),
     }
-    minutes_before = pd.to_numeric(communes["minutes"], errors="coerce").fillna(np.inf)
-    selected = [pos[str(c)] for c in result.selected]
-    minutes_after = minutes_before.to_numpy(dtype=float)
-    if selected:
-        minutes_after = np.minimum(minutes_after, cost[:, selected].min(axis=1))
-    job.artefacts["map"] = (a, sites, newly, minutes_after)
     return {
-        "territory": _territory_info(a.territory).model_dump(),
-        "kind": req.kind, "threshold": req.threshold, "profile": req.profile, "p": p,
-        "summary": summary, "sites": sites, "newly_served": sorted(newly),
+        "territory": _territory_info(plan.territory).model_dump(),
+        "kind": plan.kind, "threshold": plan.threshold, "profile": plan.profile,
+        "summary": summary,
+        "sites": layers["sites"],
+        "newly_served": layers["newly_served"],
+        "dropped_candidates": _records(plan.matrix.candidates.dropped),
+        "excluded_communes": _records(plan.excluded),
+        "uncoverable": _records(plan.uncoverable),
+        "scenarios": _records(plan.scenarios),
+        "notes": list(plan.notes),
+        "files": files,
     }
+
+
+def run_siting(state: ServiceState, values: dict[str, Any], job: Job) -> dict[str, Any]:
+    """Run :func:`geo.site_planning.plan_sites` with the request's options (as the CLI).
+
+    The territory's cached assessment is reused (its network and travel times); the
+    plan's files (GeoPackage, CSV, GeoJSON, map) are written to the job's directory and
+    served under ``/jobs/{id}/files/{name}``.
+    """
+    workdir = Path(job.artefacts["dir"])
+    values = write_inline_files(values, workdir)
+    kwargs = plan_arguments(values, default_profile=analysis_settings().profile)
+    base = base_assessment(state, values["territory"], kwargs["profile"])
+    a = for_kind(base, kwargs["kind"], kwargs["threshold"])
+    plan = plan_sites(state.store, a.territory, _sources(state), assessment=a,
+                      cache_dir=state.cache_dir, **kwargs)
+    paths = write_site_plan(plan, workdir / "out", tiles=state.settings.map_tiles or None)
+    job.artefacts["files"] = {k: str(v) for k, v in paths.items()}
+    job.artefacts["map_html"] = Path(paths["map_html"]).read_text(encoding="utf-8")
+    job.artefacts["map"] = True
+    return siting_result(plan, {k: f"/jobs/{job.id}/files/{k}" for k in paths})
+
+
+def _precheck(state: ServiceState, values: dict[str, Any]) -> None:
+    """Fail fast (before queuing) on an unknown territory or a bad parcel / zone file."""
+    from geo.candidates import read_exclusions, read_parcels
+
+    _territory(state, values["territory"])
+    if isinstance(values.get("candidates"), Path):
+        read_parcels(values["candidates"])
+    if isinstance(values.get("exclusions"), Path):
+        read_exclusions(values["exclusions"])
+
+
+def _submit(state: ServiceState, request: Request, response: Response,
+            values: dict[str, Any], workdir: Path) -> JobState:
+    params = {k: (v.name if isinstance(v, Path) else
+                  ("inline" if isinstance(v, dict | list) and k in _FILE_OPTIONS else v))
+              for k, v in values.items()}
+    jobs = get_jobs(request)
+    job = jobs.submit("siting", params, lambda j: run_siting(state, values, j),
+                      artefacts={"dir": str(workdir)})
+    response.headers["Location"] = str(request.url_for("get_job", job_id=job.id))
+    return job_state(job, request)
+
+
+_FILE_OPTIONS = {o.name for o in OPTIONS if o.file}
+_SITING_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"description": "Accepted; poll the Location (GET /jobs/{id})"},
+    404: {"description": "Unknown territory"},
+    422: {"description": "Invalid options or input file (problems name file, feature "
+                         "and reason)"},
+}
 
 
 @router.post(
     "/analysis/siting",
     status_code=202,
     response_model=JobState,
-    summary="Start a siting suggestion (background job)",
-    responses={202: {"description": "Accepted; poll the Location (GET /jobs/{id})"},
-               404: {"description": "Unknown territory"}},
+    summary="Start a siting run (background job): LSCP, MCLP or p-median",
+    responses=_SITING_RESPONSES,
 )
 def start_siting(
-    body: SitingRequest, state: StateDep, request: Request, response: Response
+    body: SitingRequest,  # type: ignore[valid-type]
+    state: StateDep, request: Request, response: Response,
 ) -> JobState:
-    """Queue a siting run; the answer points to the job's status URL."""
-    _territory(state, body.territory)  # unknown territory: 404 now, not a failed job
-    jobs = get_jobs(request)
-    job = jobs.submit("siting", body.model_dump(), lambda j: run_siting(state, body, j))
-    url = str(request.url_for("get_job", job_id=job.id))
-    response.headers["Location"] = url
-    return job_state(job, request)
+    """Queue a siting run with the options of ``planner site``; the answer points to the job.
+
+    Parcels and exclusion zones can be given inline as GeoJSON FeatureCollections, the
+    beneficiary table as rows; to upload files use ``POST /analysis/siting/upload``.
+    """
+    values = body.model_dump()
+    _territory(state, values["territory"])
+    workdir = Path(tempfile.mkdtemp(prefix="siting-"))
+    try:
+        checked = write_inline_files(values, workdir)
+        _precheck(state, checked)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    return _submit(state, request, response, values, workdir)
+
+
+@router.post(
+    "/analysis/siting/upload",
+    status_code=202,
+    response_model=JobState,
+    summary="Start a siting run with uploaded files (multipart/form-data)",
+    responses=_SITING_RESPONSES,
+)
+async def start_siting_upload(
+    state: StateDep,
+    request: Request,
+    response: Response,
+    options: Annotated[str, Form(description="The options as JSON (the body of POST "
+                                             "/analysis/siting without the files)")],
+    candidates: Annotated[UploadFile | None, File(
+        description="Candidate parcels: .geojson, .gpkg or zipped Shapefile (.zip)")] = None,
+    exclusions: Annotated[UploadFile | None, File(
+        description="Exclusion zones: .geojson, .gpkg or zipped Shapefile (.zip)")] = None,
+    beneficiaries: Annotated[UploadFile | None, File(
+        description="Per-commune beneficiary CSV")] = None,
+) -> JobState:
+    """Queue a siting run whose parcels / zones / beneficiaries are uploaded files."""
+    try:
+        body = SitingRequest.model_validate_json(options)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", "options", *e["loc"])} for e in exc.errors()]) from None
+    values = body.model_dump()
+    uploads = {"candidates": candidates, "exclusions": exclusions,
+               "beneficiaries": beneficiaries}
+    for name, upload in uploads.items():
+        if upload is not None and values.get(name) is not None:
+            raise HTTPException(400, f"{name} given both inline and as a file")
+    workdir = Path(tempfile.mkdtemp(prefix="siting-"))
+    try:
+        for name, upload in uploads.items():
+            if upload is None:
+                continue
+            kind = option(name).file or "vector"
+            suffix = Path(upload.filename or "").suffix.lower()
+            if suffix not in _UPLOAD_SUFFIXES[kind]:
+                raise HTTPException(
+                    400, f"{name}: file type {suffix or '(none)'!r} not accepted; use "
+                    f"{', '.join(_UPLOAD_SUFFIXES[kind])}")
+            path = workdir / f"{name}{suffix}"
+            path.write_bytes(await upload.read())
+            values[name] = path
+        await run_in_threadpool(_territory, state, values["territory"])
+        checked = write_inline_files(values, workdir)
+        await run_in_threadpool(_precheck, state, checked)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    return _submit(state, request, response, values, workdir)
 
 
 def siting_map_frames(
