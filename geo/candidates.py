@@ -293,8 +293,9 @@ def _first_col(columns: list[str], names: tuple[str, ...]) -> str | None:
     return next((c for c in names if c in columns), None)
 
 
-def _ids(gdf: gpd.GeoDataFrame, path: Path, prefix: str) -> tuple[np.ndarray, list[dict]]:
-    col = _first_col(list(gdf.columns), ID_COLUMNS)
+def _ids(gdf: gpd.GeoDataFrame, path: Path, prefix: str,
+         names: tuple[str, ...] = ID_COLUMNS) -> tuple[np.ndarray, list[dict]]:
+    col = _first_col(list(gdf.columns), names)
     n = len(gdf)
     if col is None:
         return np.array([f"{prefix}{i + 1}" for i in range(n)], dtype=object), []
@@ -478,7 +479,8 @@ def read_exclusions(path: str | os.PathLike) -> gpd.GeoDataFrame:
     Returns
     -------
     GeoDataFrame
-        EPSG:4326 polygons with ``zone_id`` and ``name``.
+        EPSG:4326 polygons with ``zone_id`` (from ``zone_id``, ``parcel_id``, ``id``, ...)
+        and ``name``.
 
     Raises
     ------
@@ -490,7 +492,7 @@ def read_exclusions(path: str | os.PathLike) -> gpd.GeoDataFrame:
     if gdf.empty:
         raise InvalidDataError(f"{p}: no exclusion zone in the file",
                                [_problem(p, None, None, None, "no features")])
-    ids, problems = _ids(gdf, p, "zone_")
+    ids, problems = _ids(gdf, p, "zone_", ("zone_id", *ID_COLUMNS))
     geoms, gprob = _check_geometries(gdf, p, ids, allow_points=np.zeros(len(gdf), bool))
     problems += gprob
     if problems:

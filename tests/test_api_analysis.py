@@ -99,7 +99,7 @@ def test_plans_and_compliance(client):
 
 
 def test_siting_job_and_maps(client, ninh_thuan):
-    r = client.post("/analysis/siting", json={**NT, "p": 2})
+    r = client.post("/analysis/siting", json={**NT, "p": 2, "include_planned": False})
     assert r.status_code == 202
     location = r.headers["location"]
     assert location.endswith(f"/jobs/{r.json()['id']}")
@@ -107,7 +107,10 @@ def test_siting_job_and_maps(client, ninh_thuan):
     assert state["status"] == "succeeded", state
     result = state["result"]
     sites = result["sites"]
-    assert [s["rank"] for s in sites] == [1, 2]
+    assert sites["type"] == "FeatureCollection"
+    assert [f["properties"]["rank"] for f in sites["features"]] == [1, 2]
+    assert all(f["geometry"]["type"] == "Point" for f in sites["features"])
+    assert result["newly_served"]["type"] == "FeatureCollection"
 
     # independent check: brute force over every pair of candidate communes
     from geo.access import commune_origins, od_matrix
@@ -120,23 +123,37 @@ def test_siting_job_and_maps(client, ninh_thuan):
     base = ex.min(axis=1) <= 60
     best = max(pop[base | (cost[:, [i, j]].min(axis=1) <= 60)].sum()
                for i, j in itertools.combinations(range(cost.shape[1]), 2))
-    assert result["summary"]["objective_population_served"] == pytest.approx(best)
-    assert result["summary"]["population_served_before"] == pytest.approx(pop[base].sum())
+    assert result["summary"]["objective"] == pytest.approx(best, rel=1e-6)
+    assert result["summary"]["population_served_before"] == pytest.approx(pop[base].sum(),
+                                                                         abs=1)
+    assert isinstance(result["summary"]["population"], int)
+    assert 0 <= result["summary"]["population_served_share_after"] <= 1
 
-    maps = {link["rel"]: link["href"] for link in state["links"]}
-    page = client.get(maps["map"])
+    links = {link["rel"]: link["href"] for link in state["links"]}
+    page = client.get(links["map"])
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert page.text.count("planner-facility") >= len(a.facilities)
-    assert sites[0]["name"].split(" (")[0] in page.text
+    assert sites["features"][0]["properties"]["name"] in page.text
+    files = {link["title"].removeprefix("Result file "): link["href"]
+             for link in state["links"] if link["rel"] == "enclosure"}
+    assert {"gpkg", "ranking_csv", "sites_geojson", "newly_served_geojson"} <= set(files)
+    got = client.get(files["sites_geojson"])
+    assert got.status_code == 200 and got.headers["content-type"] == "application/geo+json"
+    assert got.json() == sites
+    assert client.get(location + "/files/nope").status_code == 404
 
     cov = client.get("/maps/coverage", params=NT)
     assert cov.status_code == 200 and "planner-unserved" in cov.text
     assert "cdn.jsdelivr" not in cov.text  # Leaflet is inlined
 
     assert client.get("/jobs/unknown").status_code == 404
-    r = client.post("/analysis/siting", json={**NT, "territory": "Atlantis"})
+    r = client.post("/analysis/siting", json={**NT, "p": 2, "territory": "Atlantis"})
     assert r.status_code == 404
     r = client.post("/analysis/siting", json={**NT, "p": 0})
+    assert r.status_code == 422
+    r = client.post("/analysis/siting", json={**NT, "model": "mclp"})  # no p
+    assert r.status_code == 422 and "needs p" in r.json()["detail"]
+    r = client.post("/analysis/siting", json={**NT, "p": 2, "colour": "red"})
     assert r.status_code == 422
 
 
@@ -146,4 +163,4 @@ def test_siting_result_survives_no_existing_facility_kind(client):
     state = _wait(client, r.headers["location"])
     assert state["status"] == "succeeded", state
     assert state["result"]["summary"]["existing_facilities"] >= 0
-    assert np.isfinite(state["result"]["summary"]["objective_population_served"])
+    assert np.isfinite(state["result"]["summary"]["objective"])

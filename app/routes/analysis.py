@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import tempfile
 from collections import OrderedDict
@@ -49,7 +50,7 @@ from app.siting_options import (
     plan_arguments,
     write_inline_files,
 )
-from geo._errors import DataSourceNotFoundError, NotFoundError
+from geo._errors import DataSourceNotFoundError, NotFoundError, PlannerError
 from geo.admin import Territory, resolve_territory
 from geo.assessment import Assessment, assess_territory, for_kind
 from geo.compliance import evaluate_plan_on_store, plan_assessment, vision_access
@@ -664,15 +665,29 @@ def run_siting(state: ServiceState, values: dict[str, Any], job: Job) -> dict[st
     return siting_result(plan, {k: f"/jobs/{job.id}/files/{k}" for k in paths})
 
 
-def _precheck(state: ServiceState, values: dict[str, Any]) -> None:
+def _scrubbed(workdir: Path, fn: Any, *args: Any) -> Any:
+    """Call ``fn``; planner errors name the uploaded file, not the server's directory."""
+    try:
+        return fn(*args)
+    except PlannerError as exc:
+        prefix = f"{workdir}/"
+        exc.args = tuple(a.replace(prefix, "") if isinstance(a, str) else a
+                         for a in exc.args)
+        for problem in getattr(exc, "problems", None) or []:
+            if isinstance(problem, dict) and isinstance(problem.get("file"), str):
+                problem["file"] = problem["file"].replace(prefix, "")
+        raise
+
+
+def _precheck(state: ServiceState, values: dict[str, Any], workdir: Path) -> None:
     """Fail fast (before queuing) on an unknown territory or a bad parcel / zone file."""
     from geo.candidates import read_exclusions, read_parcels
 
     _territory(state, values["territory"])
     if isinstance(values.get("candidates"), Path):
-        read_parcels(values["candidates"])
+        _scrubbed(workdir, read_parcels, values["candidates"])
     if isinstance(values.get("exclusions"), Path):
-        read_exclusions(values["exclusions"])
+        _scrubbed(workdir, read_exclusions, values["exclusions"])
 
 
 def _submit(state: ServiceState, request: Request, response: Response,
@@ -681,7 +696,8 @@ def _submit(state: ServiceState, request: Request, response: Response,
                   ("inline" if isinstance(v, dict | list) and k in _FILE_OPTIONS else v))
               for k, v in values.items()}
     jobs = get_jobs(request)
-    job = jobs.submit("siting", params, lambda j: run_siting(state, values, j),
+    job = jobs.submit("siting", params,
+                      lambda j: _scrubbed(workdir, run_siting, state, values, j),
                       artefacts={"dir": str(workdir)})
     response.headers["Location"] = str(request.url_for("get_job", job_id=job.id))
     return job_state(job, request)
@@ -717,7 +733,7 @@ def start_siting(
     workdir = Path(tempfile.mkdtemp(prefix="siting-"))
     try:
         checked = write_inline_files(values, workdir)
-        _precheck(state, checked)
+        _precheck(state, checked, workdir)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
@@ -767,12 +783,14 @@ async def start_siting_upload(
                 raise HTTPException(
                     400, f"{name}: file type {suffix or '(none)'!r} not accepted; use "
                     f"{', '.join(_UPLOAD_SUFFIXES[kind])}")
-            path = workdir / f"{name}{suffix}"
+            stem = re.sub(r"[^\w.-]+", "_", Path(upload.filename or name).stem)[:80] or name
+            (workdir / name).mkdir()
+            path = workdir / name / f"{stem}{suffix}"
             path.write_bytes(await upload.read())
             values[name] = path
         await run_in_threadpool(_territory, state, values["territory"])
         checked = write_inline_files(values, workdir)
-        await run_in_threadpool(_precheck, state, checked)
+        await run_in_threadpool(_precheck, state, checked, workdir)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
