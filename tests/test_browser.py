@@ -235,6 +235,15 @@ def test_page_map_and_siting_in_chromium(server, browser):
         ".map(b => b.textContent)")
     assert any("Đắk Nông" in label for label in labels)
 
+    # the siting form offers every option of `planner site` (from the API's schema)
+    models = browser.evaluate("Array.from(document.querySelectorAll('#siting-model option'))"
+                              ".map(o => o.value).join(',')")
+    assert models == "lscp,mclp,pmedian"
+    for name in ("candidates", "exclusions", "beneficiaries"):
+        assert browser.evaluate(f"document.getElementById('siting-{name}').type") == "file"
+    assert browser.evaluate("document.getElementById('siting-exclude_islands').type") == \
+        "checkbox"
+
     # siting suggestion from the button
     browser.evaluate("document.getElementById('run-siting').click()")
     n_sites = browser.wait_for("document.querySelectorAll('#siting tbody tr').length", 120)
