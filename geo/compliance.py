@@ -88,7 +88,7 @@ class TargetResult:
     period: str
     year: int
     target: str
-    measured: float | None
+    measured: float | None  # a count, or a fraction 0-1 when measured_unit == 'share'
     measured_text: str
     status: str
     gap: str
@@ -99,6 +99,7 @@ class TargetResult:
     clause_section: str = ""
     clause_quote: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    measured_unit: str = "count"
 
 
 @dataclass
@@ -281,7 +282,12 @@ def _due(year: int, ref_year: int) -> str:
     return f"due {year} ({year - ref_year} years left)"
 
 
+#: Target types measured as a share (``measured`` is then a fraction 0-1).
+SHARE_TYPES = ("facility_share", "beneficiary_share", "vision_coverage")
+
+
 def _result(tg: Any, /, **kw: Any) -> TargetResult:
+    kw.setdefault("measured_unit", "share" if tg.type in SHARE_TYPES else "count")
     return TargetResult(
         target_id=tg.id,
         type=tg.type,
@@ -396,7 +402,8 @@ def _eval_facility_share(t: FacilityShareTarget, fac: pd.DataFrame) -> TargetRes
     if len(na):
         measured_text += f"; {len(na)} not recorded"
     return _result(
-        t, target=target_text, measured=round(lo, 2), measured_text=measured_text,
+        t, target=target_text, measured=round(lo / 100, 4),
+        measured_text=measured_text,
         status=status, gap=gap, missing=missing, basis=f"registry field '{t.criterion}'",
     )
 
@@ -483,7 +490,7 @@ def _eval_beneficiary(t: BeneficiaryShareTarget, fac: pd.DataFrame,
             more = math.ceil(t.min_percent * need / 100 - 1e-9) - served
             gap = f"{_n(more)} more people to serve"
         return _result(
-            t, target=target_text, measured=round(share, 2),
+            t, target=target_text, measured=round(share / 100, 4),
             measured_text=f"{_n(served)} of {_n(need)} people ({_pct(share)})",
             status=status, gap=gap, basis=f"beneficiary register ({served_col})",
         )
@@ -517,7 +524,8 @@ def _eval_beneficiary(t: BeneficiaryShareTarget, fac: pd.DataFrame,
         gap = "cannot be assessed"
         missing = (f"{col_missing}, or the capacity of {len(unknown_cap)} facilities: "
                    f"{_names(unknown_cap)}")
-    return _result(t, target=target_text, measured=round(share, 2), measured_text=measured_text,
+    return _result(t, target=target_text, measured=round(share / 100, 4),
+                   measured_text=measured_text,
                    status=status, gap=gap, missing=missing, estimate=True, basis=basis)
 
 
@@ -594,7 +602,7 @@ def _eval_vision(t: VisionCoverageTarget, access: pd.DataFrame | None,
         word = "commune" if len(unserved) == 1 else "communes"
         gap = f"{len(unserved)} {word} unserved, {_n(pop_unserved)} people"
     return _result(
-        t, target=target_text, measured=round(share, 2),
+        t, target=target_text, measured=round(share / 100, 4),
         measured_text=f"{n_served} of {n} communes served ({_pct(share)})",
         status=status, gap=gap, basis=basis,
         details={"unserved_communes": unserved["commune_code"].astype(str).tolist()},

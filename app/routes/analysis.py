@@ -194,7 +194,9 @@ class TargetResultModel(BaseModel):
     label_en: str
     year: int
     target: str
-    measured: float | None
+    measured: float | None = Field(
+        None, description="a count, or a fraction 0-1 when measured_unit is 'share'")
+    measured_unit: Literal["count", "share"] = "count"
     measured_text: str
     status: str
     gap: str
