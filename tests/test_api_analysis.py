@@ -57,6 +57,35 @@ def test_coverage_matches_the_assessment(client, ninh_thuan):
     assert tight["summary"]["served"] <= body["summary"]["served"]
 
 
+def test_one_unit_convention(client, ninh_thuan):
+    """Shares are fractions 0-1 named *_share, lists are arrays, counts integers,
+    minutes rounded to 0.1 — the same figures as the CLI's JSON summary."""
+    body = client.get("/analysis/coverage", params=NT).json()
+    s = body["summary"]
+    assert s["communes_served_share"] == pytest.approx(s["served"] / s["communes"], abs=1e-4)
+    assert s["communes_served_share"] == pytest.approx(
+        ninh_thuan.summary["communes_served_share"], abs=1e-4)
+    assert s["population_served_share"] == pytest.approx(
+        ninh_thuan.summary["population_served_share"], abs=1e-4)
+    assert not any(k.startswith("share_") for k in s)
+    for point in body["coverage"]:
+        assert set(point) == {"threshold_min", "communes_share", "population_share"}
+        assert 0 <= point["communes_share"] <= 1 and 0 <= point["population_share"] <= 1
+    assert all(isinstance(c["population"], int) for c in body["communes"])
+    assert all(c["minutes"] is None or round(c["minutes"], 1) == c["minutes"]
+               for c in body["communes"])
+    gap = client.get("/analysis/vision-2050", params={"territory": "Ninh Thuận"}).json()
+    g = gap["gaps"][0]
+    assert isinstance(g["unserved_commune_codes"], list)
+    assert len(g["unserved_commune_codes"]) == g["unserved_communes"]
+    assert isinstance(g["population"], int) and isinstance(g["unserved_population"], int)
+    assert 0 <= g["unserved_population_share"] <= 1
+    rep = client.get("/analysis/compliance", params={"plan": "ninh-thuan-4074-2023"}).json()
+    for r in rep["results"]:
+        if r["measured_unit"] == "share" and r["measured"] is not None:
+            assert 0 <= r["measured"] <= 1
+
+
 def test_coverage_bad_parameters_are_problems(client):
     r = client.get("/analysis/coverage", params={**NT, "territory": "Atlantis"})
     assert r.status_code == 404 and r.headers["content-type"] == PROBLEM
