@@ -240,3 +240,28 @@ def test_solver_prints_nothing_on_stdout():
                           cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, check=True)
     assert done.stdout == ""
     assert "HiGHS" not in done.stderr
+
+
+def test_candidates_far_from_roads_are_dropped_with_the_distance(store_path, sources_dir,
+                                                                 ninh_thuan):
+    from geo.access import snap_points
+
+    centres = commune_centre_candidates(ninh_thuan.communes)
+    dist = snap_points(ninh_thuan.network, centres).distance_m
+    limit = float(np.median(dist))
+    plan = _plan(store_path, sources_dir, ninh_thuan, model="lscp", threshold=90,
+                 max_road_distance_m=limit)
+    dropped = plan.matrix.candidates.dropped
+    far = set(centres.loc[dist > limit, "candidate_id"])
+    assert set(dropped["candidate_id"]) == far and far
+    assert dropped["reason"].str.startswith(f"no road within {limit:,.0f} m (nearest").all()
+    assert set(plan.ranking["candidate_id"]).isdisjoint(far)
+
+
+def test_cli_help_lists_every_shared_option():
+    from app.siting_options import OPTIONS
+
+    r = CliRunner().invoke(app, ["site", "--help"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0
+    for o in OPTIONS:
+        assert o.flags[0].split("/")[0] in r.output, o.name
