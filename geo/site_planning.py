@@ -898,6 +898,15 @@ def _drop_far_from_roads(cset: CandidateSet, network: Any, max_m: float) -> None
 # --------------------------------------------------------------------------- outputs
 
 
+def _minutes_rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    """Minutes columns rounded to 0.1 (the output convention; inf → empty)."""
+    out = frame.copy()
+    for col in out.columns:
+        if "minutes" in col and pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].replace([np.inf, -np.inf], np.nan).round(1)
+    return out
+
+
 def _fc(gdf: gpd.GeoDataFrame, id_col: str, simplify: float | None = None) -> dict:
     """A GeoDataFrame as a GeoJSON FeatureCollection dict (EPSG:4326, 7 decimals)."""
     features = []
@@ -933,14 +942,11 @@ def site_plan_geojson(plan: SitePlan) -> dict[str, dict]:
         ``candidates`` (every candidate kept) and ``dropped`` (every candidate filtered
         out, with its reason).
     """
-    minutes = ["minutes_before", "minutes_after"]
-    newly = plan.newly_served.copy()
-    newly[minutes] = newly[minutes].astype(float).round(1)
+    newly = _minutes_rounded(plan.newly_served)
     geo_of = plan.communes.set_index("commune_code").geometry
     newly_gdf = gpd.GeoDataFrame(
         newly, geometry=geo_of.reindex(newly["commune_code"].astype(str)).to_numpy(), crs=4326)
-    sites = plan.suggested.copy()
-    sites["weighted_minutes_saved"] = sites["weighted_minutes_saved"].astype(float).round(1)
+    sites = _minutes_rounded(plan.suggested)
     sites["newly_served_codes"] = [c.split(";") if c else [] for c in
                                    sites["newly_served_codes"]]
     sites["newly_served_names"] = [c.split(";") if c else [] for c in
@@ -1020,12 +1026,12 @@ def write_site_plan(plan: SitePlan, out_dir: str | os.PathLike,
     if len(plan.excluded):
         paths["excluded_csv"] = out / f"{stem}_excluded_communes.csv"
         plan.excluded.to_csv(paths["excluded_csv"], index=False)
-    plan.ranking.to_csv(paths["ranking_csv"], index=False)
-    plan.scenarios.to_csv(paths["scenarios_csv"], index=False)
-    plan.newly_served.to_csv(paths["newly_served_csv"], index=False)
+    _minutes_rounded(plan.ranking).to_csv(paths["ranking_csv"], index=False)
+    _minutes_rounded(plan.scenarios).to_csv(paths["scenarios_csv"], index=False)
+    _minutes_rounded(plan.newly_served).to_csv(paths["newly_served_csv"], index=False)
     if len(plan.uncoverable):
         paths["uncoverable_csv"] = out / f"{stem}_uncoverable.csv"
-        plan.uncoverable.to_csv(paths["uncoverable_csv"], index=False)
+        _minutes_rounded(plan.uncoverable).to_csv(paths["uncoverable_csv"], index=False)
     fixed = pd.concat([ex, plan.matrix.planned], ignore_index=True) if (
         plan.include_planned and len(plan.matrix.planned)) else ex
     fixed = gpd.GeoDataFrame(fixed, geometry="geometry", crs=4326) if len(fixed) else ex_out
