@@ -196,6 +196,17 @@ def test_put_replaces_the_whole_facility(client, store):
     assert client.put(url, json=other, headers={**AUTH, "If-Match": '"2"'}).status_code == 400
 
 
+def test_patch_accepts_a_json_merge_patch(client, store):
+    new = {**NEW, "properties": {**NEW["properties"], "id": "merge-test-1"}}
+    etag = client.post("/collections/facilities/items", json=new, headers=AUTH).headers["ETag"]
+    r = client.patch("/collections/facilities/items/merge-test-1",
+                     content=b'{"properties": {"capacity": 12, "capacity_note": null}}',
+                     headers={**AUTH, "If-Match": etag,
+                              "Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 200, r.text
+    assert r.json()["properties"]["capacity"] == 12
+
+
 def test_delete_closes_and_returns_the_record(client, store):
     new = {**NEW, "properties": {**NEW["properties"], "id": "close-test-1"}}
     etag = client.post("/collections/facilities/items", json=new, headers=AUTH).headers["ETag"]
