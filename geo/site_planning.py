@@ -58,6 +58,7 @@ __all__ = [
     "plan_from_matrix",
     "plan_sites",
     "planned_facilities",
+    "plan_summary",
     "site_matrix",
     "site_plan_geojson",
     "write_site_plan",
@@ -898,6 +899,74 @@ def _drop_far_from_roads(cset: CandidateSet, network: Any, max_m: float) -> None
 # --------------------------------------------------------------------------- outputs
 
 
+_OBJECTIVE = {"lscp": "new sites", "mclp": "demand served (weight unit)",
+              "pmedian": "demand-weighted minutes"}
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts (NaN → null, numpy → Python, minutes to 0.1)."""
+    table = _minutes_rounded(pd.DataFrame(frame.drop(columns=["geometry"], errors="ignore")))
+    for col in table.columns:
+        if pd.api.types.is_float_dtype(table[col]):
+            table[col] = table[col].replace([np.inf, -np.inf], np.nan)
+    return json.loads(table.to_json(orient="records", force_ascii=False, double_precision=7))
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def plan_summary(plan: SitePlan) -> dict[str, Any]:
+    """The plan as JSON-ready data (the units of docs/api.md: shares 0-1, integers).
+
+    The same dict is the API's siting result (plus GeoJSON layers) and the
+    ``summary_json`` file of :func:`write_site_plan`.
+
+    Returns
+    -------
+    dict
+        ``territory``, ``kind``, ``threshold``, ``profile``, ``summary`` (model,
+        solver, objective, demand and served figures), ``dropped_candidates``,
+        ``excluded_communes``, ``uncoverable``, ``scenarios`` and ``notes``.
+    """
+    r = plan.result
+    scen = plan.scenarios.set_index("scenario")
+    after = ("today + planned + suggested" if plan.include_planned and len(plan.matrix.planned)
+             else "today + suggested")
+    t = plan.territory
+    summary = {
+        "model": plan.model, "method": plan.method, "status": r.status, "solver": r.solver,
+        "objective": float(r.objective), "objective_unit": _OBJECTIVE[plan.model],
+        "gap_share": _number(r.gap), "new_sites": plan.n_sites, "p": plan.p,
+        "capacitated": plan.capacitated, "include_planned": plan.include_planned,
+        "weight": plan.weight,
+        "demand_communes": int(len(plan.communes)),
+        "excluded_communes": int(len(plan.excluded)),
+        "population": int(round(float(scen.loc["today", "weight_total"]))),
+        "population_served_before": int(round(float(scen.loc["today", "weight_served"]))),
+        "population_served_after": int(round(float(scen.loc[after, "weight_served"]))),
+        "population_served_share_after": round(float(scen.loc[after, "weight_share"]), 4),
+        "communes_newly_served": int(plan.communes["newly_served"].sum()),
+        "uncoverable_communes": int(len(plan.uncoverable)),
+        "candidates": int(len(plan.matrix.candidates.sites)),
+        "dropped_candidates": int(len(plan.matrix.candidates.dropped)),
+        "existing_facilities": int(len(plan.matrix.existing)),
+        "planned_facilities": int(len(plan.matrix.planned)),
+        "travel_model": plan.matrix.travel_model,
+        "solve_seconds": round(float(plan.timings.get("solve", 0.0)), 3),
+    }
+    return {
+        "territory": {"key": t.key, "code": t.code, "era": t.era, "name": t.name},
+        "kind": plan.kind, "threshold": plan.threshold, "profile": plan.profile,
+        "summary": summary,
+        "dropped_candidates": _records(plan.matrix.candidates.dropped),
+        "excluded_communes": _records(plan.excluded),
+        "uncoverable": _records(plan.uncoverable),
+        "scenarios": _records(plan.scenarios),
+        "notes": list(plan.notes),
+    }
+
+
 def _minutes_rounded(frame: pd.DataFrame) -> pd.DataFrame:
     """Minutes columns rounded to 0.1 (the output convention; inf → empty)."""
     out = frame.copy()
@@ -976,7 +1045,8 @@ def write_site_plan(plan: SitePlan, out_dir: str | os.PathLike,
     Returns
     -------
     dict
-        ``gpkg`` (layers ``communes``, ``suggested_sites``, ``existing_facilities``,
+        ``summary_json`` (:func:`plan_summary`), ``gpkg`` (layers ``communes``,
+        ``suggested_sites``, ``existing_facilities``,
         ``planned_facilities`` if any, ``candidate_sites``, ``dropped_candidates`` if
         any), ``ranking_csv``, ``scenarios_csv``, ``newly_served_csv``,
         ``uncoverable_csv``, ``dropped_csv``, ``excluded_csv`` (if any), the GeoJSON
@@ -992,6 +1062,7 @@ def write_site_plan(plan: SitePlan, out_dir: str | os.PathLike,
     stem = f"{t.era}_{t.code}_{plan.kind}_{plan.model}_{plan.threshold:g}min"
     paths = {
         "gpkg": out / f"{stem}.gpkg",
+        "summary_json": out / f"{stem}_summary.json",
         "ranking_csv": out / f"{stem}_ranking.csv",
         "scenarios_csv": out / f"{stem}_scenarios.csv",
         "newly_served_csv": out / f"{stem}_newly_served.csv",
@@ -1026,6 +1097,8 @@ def write_site_plan(plan: SitePlan, out_dir: str | os.PathLike,
     if len(plan.excluded):
         paths["excluded_csv"] = out / f"{stem}_excluded_communes.csv"
         plan.excluded.to_csv(paths["excluded_csv"], index=False)
+    paths["summary_json"].write_text(
+        json.dumps(plan_summary(plan), ensure_ascii=False, indent=1), encoding="utf-8")
     _minutes_rounded(plan.ranking).to_csv(paths["ranking_csv"], index=False)
     _minutes_rounded(plan.scenarios).to_csv(paths["scenarios_csv"], index=False)
     _minutes_rounded(plan.newly_served).to_csv(paths["newly_served_csv"], index=False)

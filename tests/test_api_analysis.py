@@ -169,6 +169,10 @@ def test_siting_job_and_maps(client, ninh_thuan):
     got = client.get(files["sites_geojson"])
     assert got.status_code == 200 and got.headers["content-type"] == "application/geo+json"
     assert got.json() == sites
+    # the result is the summary.json that `planner site` writes, plus the GeoJSON layers
+    written = client.get(files["summary_json"]).json()
+    for key in ("summary", "dropped_candidates", "excluded_communes", "scenarios", "notes"):
+        assert written[key] == result[key], key
     assert client.get(location + "/files/nope").status_code == 404
 
     cov = client.get("/maps/coverage", params=NT)

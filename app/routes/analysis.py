@@ -9,7 +9,6 @@ road networks in the on-disk network cache.  Siting runs are background jobs:
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import shutil
@@ -56,7 +55,13 @@ from geo.assessment import Assessment, assess_territory, for_kind
 from geo.compliance import evaluate_plan_on_store, plan_assessment, vision_access
 from geo.compliance_report import report_to_html
 from geo.plans import Plan, load_plans
-from geo.site_planning import SitePlan, plan_sites, site_plan_geojson, write_site_plan
+from geo.site_planning import (
+    SitePlan,
+    plan_sites,
+    plan_summary,
+    site_plan_geojson,
+    write_site_plan,
+)
 
 router = APIRouter(tags=["analysis"], dependencies=[Depends(known_query)])
 
@@ -588,60 +593,19 @@ async def compliance_html(report: ComplianceDep) -> HTMLResponse:
 
 
 # ------------------------------------------------------------------ siting
-_OBJECTIVE = {"lscp": "new sites", "mclp": "demand served (weight unit)",
-              "pmedian": "demand-weighted minutes"}
 _UPLOAD_SUFFIXES = {"vector": (".geojson", ".json", ".gpkg", ".zip"), "csv": (".csv",)}
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as JSON-ready dicts (NaN → null, numpy → Python, minutes to 0.1)."""
-    table = pd.DataFrame(frame.drop(columns=["geometry"], errors="ignore"))
-    for col in table.columns:
-        if pd.api.types.is_float_dtype(table[col]):
-            values = table[col].replace([np.inf, -np.inf], np.nan)
-            table[col] = values.round(1) if "minutes" in col else values
-    return json.loads(table.to_json(orient="records", force_ascii=False, double_precision=7))
-
-
 def siting_result(plan: SitePlan, files: dict[str, str]) -> dict[str, Any]:
-    """The JSON result of a siting run (GeoJSON layers, dropped candidates, scenarios)."""
-    r = plan.result
-    scen = plan.scenarios.set_index("scenario")
-    after = "today + planned + suggested" if plan.include_planned and len(
-        plan.matrix.planned) else "today + suggested"
+    """The JSON result of a siting run: :func:`geo.site_planning.plan_summary` (the
+    ``summary.json`` that ``planner site`` writes) plus the GeoJSON layers and file links."""
     layers = site_plan_geojson(plan)
-    summary = {
-        "model": plan.model, "method": plan.method, "status": r.status, "solver": r.solver,
-        "objective": float(r.objective), "objective_unit": _OBJECTIVE[plan.model],
-        "gap_share": _none(r.gap), "new_sites": plan.n_sites, "p": plan.p,
-        "capacitated": plan.capacitated, "include_planned": plan.include_planned,
-        "weight": plan.weight,
-        "demand_communes": int(len(plan.communes)),
-        "excluded_communes": int(len(plan.excluded)),
-        "population": int(round(float(scen.loc["today", "weight_total"]))),
-        "population_served_before": int(round(float(scen.loc["today", "weight_served"]))),
-        "population_served_after": int(round(float(scen.loc[after, "weight_served"]))),
-        "population_served_share_after": round(float(scen.loc[after, "weight_share"]), 4),
-        "communes_newly_served": int(plan.communes["newly_served"].sum()),
-        "uncoverable_communes": int(len(plan.uncoverable)),
-        "candidates": int(len(plan.matrix.candidates.sites)),
-        "dropped_candidates": int(len(plan.matrix.candidates.dropped)),
-        "existing_facilities": int(len(plan.matrix.existing)),
-        "planned_facilities": int(len(plan.matrix.planned)),
-        "travel_model": plan.matrix.travel_model,
-        "solve_seconds": round(float(plan.timings.get("solve", 0.0)), 3),
-    }
+    out = plan_summary(plan)
+    out["territory"] = _territory_info(plan.territory).model_dump()
     return {
-        "territory": _territory_info(plan.territory).model_dump(),
-        "kind": plan.kind, "threshold": plan.threshold, "profile": plan.profile,
-        "summary": summary,
+        **out,
         "sites": layers["sites"],
         "newly_served": layers["newly_served"],
-        "dropped_candidates": _records(plan.matrix.candidates.dropped),
-        "excluded_communes": _records(plan.excluded),
-        "uncoverable": _records(plan.uncoverable),
-        "scenarios": _records(plan.scenarios),
-        "notes": list(plan.notes),
         "files": files,
     }
 
