@@ -117,8 +117,8 @@ class CoverageSummary(BaseModel):
     unserved: int
     population: int
     population_served: int
-    communes_served_share: float = Field(..., ge=0, le=1, description="fraction 0-1")
-    population_served_share: float = Field(..., ge=0, le=1, description="fraction 0-1")
+    communes_served_share: float = Field(..., description="fraction 0-1")
+    population_served_share: float = Field(..., description="fraction 0-1")
     facilities: int
     facilities_approximate: int
 
@@ -127,8 +127,9 @@ class CoveragePoint(BaseModel):
     """Coverage at one threshold (fractions 0-1)."""
 
     threshold_min: float
-    communes_share: float = Field(..., ge=0, le=1, description="fraction 0-1")
-    population_share: float = Field(..., ge=0, le=1, description="fraction 0-1")
+    communes_share: float | None = Field(..., description="fraction 0-1")
+    population_share: float | None = Field(..., description="fraction 0-1 (null: no "
+                                           "population)")
 
 
 class VisionGap(BaseModel):
@@ -140,8 +141,7 @@ class VisionGap(BaseModel):
     unserved_communes: int
     population: int | None
     unserved_population: int | None
-    unserved_population_share: float | None = Field(None, ge=0, le=1,
-                                                    description="fraction 0-1")
+    unserved_population_share: float | None = Field(None, description="fraction 0-1")
     unserved_commune_codes: list[str]
 
 
@@ -393,8 +393,8 @@ def _coverage_report(
         travel_models={str(k): int(v) for k, v in s.get("travel_model_communes", {}).items()},
         coverage=[
             CoveragePoint(threshold_min=float(r.threshold_min),
-                          communes_share=round(float(r.share_communes), 4),
-                          population_share=round(float(r.share_population), 4))
+                          communes_share=_share(r.share_communes),
+                          population_share=_share(r.share_population))
             for r in cov.itertuples(index=False)
         ],
         fallbacks=[str(f) for f in s.get("fallbacks", [])],
@@ -434,6 +434,12 @@ async def vision_2050(
     )
 
 
+def _share(value: Any) -> float | None:
+    """A share rounded to 4 decimals (NaN → None)."""
+    value = _none(value)
+    return None if value is None else round(float(value), 4)
+
+
 def _int_or_none(value: Any) -> int | None:
     value = _none(value)
     return None if value is None else int(round(float(value)))
@@ -442,7 +448,7 @@ def _int_or_none(value: Any) -> int | None:
 def _vision_gap(row: dict[str, Any]) -> VisionGap:
     """One row of :func:`geo.coverage.vision_2050_gaps` in the API's units."""
     codes = str(_none(row.get("unserved_commune_codes")) or "")
-    share = _none(row.get("share_unserved_population"))
+    share = _share(row.get("share_unserved_population"))
     return VisionGap(
         territory=str(row.get("territory", "")),
         threshold_min=float(row["threshold_min"]),
@@ -450,7 +456,7 @@ def _vision_gap(row: dict[str, Any]) -> VisionGap:
         unserved_communes=int(row["unserved_communes"]),
         population=_int_or_none(row.get("population")),
         unserved_population=_int_or_none(row.get("unserved_population")),
-        unserved_population_share=None if share is None else round(float(share), 4),
+        unserved_population_share=share,
         unserved_commune_codes=[c for c in codes.split(",") if c],
     )
 
