@@ -272,3 +272,32 @@ def test_cli_help_lists_every_shared_option():
     assert r.exit_code == 0
     for o in OPTIONS:
         assert o.flags[0].split("/")[0] in r.output, o.name
+
+
+def test_demand_helpers_name_every_problem(ninh_thuan, tmp_path):
+    import pandas as pd
+
+    from geo.site_demand import demand_weights, resolve_communes
+
+    com = ninh_thuan.communes
+    first = com.iloc[0]
+    assert resolve_communes(com, [first["commune_code"], str(first["name"]).upper()]) == [
+        first["commune_code"]]
+    with pytest.raises(InvalidDataError) as err:
+        resolve_communes(com, ["Atlantis", "Lemuria"])
+    assert len(err.value.problems) == 2 and "Atlantis" in str(err.value)
+    # the beneficiary register's long form, scaled by each commune's share of the territory
+    codes = com["commune_code"].astype(str)
+    register = pd.DataFrame({"commune_code": codes, "group": "elderly",
+                             "people_in_need": 100})
+    weights, label, note = demand_weights(com, register, kind="elderly_care")
+    share = pd.to_numeric(com["weight"]).fillna(1.0).to_numpy()
+    assert label == "beneficiaries:elderly" and np.allclose(weights, 100 * share)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("commune_code,elderly\n" + "".join(
+        f"{c},{'x' if i == 2 else 5}\n" for i, c in enumerate(codes)), encoding="utf-8")
+    with pytest.raises(InvalidDataError) as err:
+        demand_weights(com, bad, kind="elderly_care")
+    assert err.value.problems[0]["row"] == 4 and "'x'" in err.value.problems[0]["reason"]
+    with pytest.raises(InvalidDataError, match="give one of: elderly"):
+        demand_weights(com, register, kind="children_care")
