@@ -256,7 +256,7 @@ async function buildSitingForm() {
     const row = document.createElement("div");
     row.className = "option";
     const help = document.createElement("small");
-    help.textContent = s.description || "";
+    help.textContent = (s.description || "").split(" Inline:")[0]; // API-only remarks
     row.append(label, input, help);
     box.appendChild(row);
     sitingFields.push({ name, type, input });
