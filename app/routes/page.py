@@ -10,19 +10,23 @@ from __future__ import annotations
 from pathlib import Path as FsPath
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from app.routes._deps import StateDep
+from app.routes._models import LandingPage
 from app.routes._state import ServiceState
+from app.routes.collections import known_query, landing_page
 from geo.maps import KIND_LABELS
 from geo.names import fold
 
 STATIC_DIR = FsPath(__file__).resolve().parents[1] / "static"
 
 router = APIRouter(tags=["page"])
+# the JSON lookups refuse unknown query parameters like the feature routes
+lookups = APIRouter(tags=["page"], dependencies=[Depends(known_query)])
 
 
 class TerritoryOption(BaseModel):
@@ -68,9 +72,51 @@ def territory_options(state: ServiceState) -> list[TerritoryOption]:
     return out
 
 
-@router.get("/", include_in_schema=False)
-def index() -> FileResponse:
-    """The planners' page."""
+def wants_json(request: Request) -> bool:
+    """Whether a request for ``/`` asks for the JSON landing page rather than the web page.
+
+    ``?f=json`` wins over ``?f=html``; otherwise the ``Accept`` header decides: JSON when
+    it names ``application/json`` (or ``application/geo+json``) with a higher quality than
+    ``text/html``, or names JSON and no HTML.  ``*/*`` alone (curl) and browsers get HTML.
+    """
+    fmt = request.query_params.get("f")
+    if fmt is not None:
+        return fmt in ("json", "geojson")
+    best: dict[str, float] = {"json": -1.0, "html": -1.0}
+    for part in request.headers.get("accept", "").split(","):
+        media, *params = [x.strip() for x in part.split(";")]
+        q = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        media = media.lower()
+        if media in ("application/json", "application/geo+json"):
+            best["json"] = max(best["json"], q)
+        elif media in ("text/html", "application/xhtml+xml"):
+            best["html"] = max(best["html"], q)
+    return best["json"] > 0 and best["json"] > best["html"]
+
+
+@router.get(
+    "/",
+    summary="Landing page: the OGC landing page (JSON) or the planners' web page (HTML)",
+    response_model=LandingPage,
+    responses={200: {"content": {"text/html": {}},
+                     "description": "JSON for Accept: application/json or ?f=json, "
+                                    "else the web page"},
+               400: {"description": "f other than json / html"}},
+)
+def index(
+    request: Request,
+    f: Annotated[Literal["json", "geojson", "html"] | None,
+                 Query(description="Format: json (OGC landing page) or html")] = None,
+) -> Response:
+    """The OGC landing page for JSON clients, the planners' page for browsers."""
+    if wants_json(request):
+        return JSONResponse(landing_page(request).model_dump())
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
 
@@ -80,7 +126,7 @@ def favicon() -> FileResponse:
     return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
 
 
-@router.get(
+@lookups.get(
     "/territories",
     response_model=list[TerritoryOption],
     summary="Search territories (new and pre-2025 provinces; diacritics optional)",
@@ -104,11 +150,14 @@ def territories(
     return hits[:limit]
 
 
-@router.get("/kinds", response_model=list[KindOption], summary="Facility kinds")
+@lookups.get("/kinds", response_model=list[KindOption], summary="Facility kinds")
 def kinds() -> list[KindOption]:
     """The facility kinds (``any`` first) with Vietnamese and English labels."""
     order = ["any", *[k for k in KIND_LABELS if k != "any"]]
     return [KindOption(id=k, label=KIND_LABELS[k]) for k in order]
+
+
+router.include_router(lookups)
 
 
 def mount_static(app) -> None:  # noqa: ANN001 (FastAPI)
