@@ -29,6 +29,7 @@ import io
 import math
 import os
 import re
+import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -226,10 +227,30 @@ def norm_choice(value: Any) -> str | None:
 # --------------------------------------------------------------------------- validation
 
 
+_PREPARED: dict[int, tuple[weakref.ref, gpd.GeoDataFrame]] = {}
+
+
 def prepare_communes(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """New communes in EPSG:4326 with text codes, a ``name`` column and valid polygons."""
+    """New communes in EPSG:4326 with text codes, a ``name`` column and valid polygons.
+
+    The result is remembered for the lifetime of ``communes`` (the service
+    passes the same frame to every edit), and a prepared frame is returned as is.
+    """
     if not isinstance(communes, gpd.GeoDataFrame) or communes.crs is None:
         raise CRSError("communes must be a GeoDataFrame with a CRS")
+    if communes.attrs.get("planner_prepared"):
+        return communes
+    hit = _PREPARED.get(id(communes))
+    if hit is not None and hit[0]() is communes:
+        return hit[1]
+    com = _prepare_communes(communes)
+    for key in [k for k, (ref, _) in _PREPARED.items() if ref() is None]:
+        del _PREPARED[key]
+    _PREPARED[id(communes)] = (weakref.ref(communes), com)
+    return com
+
+
+def _prepare_communes(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     com = communes
     if not com.crs.equals(STORED_CRS):
         com = com.to_crs(STORED_CRS)
@@ -243,6 +264,8 @@ def prepare_communes(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         geoms = com.geometry.copy()
         geoms[invalid] = geoms[invalid].make_valid()
         com = com.set_geometry(geoms)
+    com.attrs["planner_prepared"] = True
+    com.attrs["province_of"] = dict(zip(com["commune_code"], com["province_code"], strict=True))
     return com
 
 
@@ -268,17 +291,20 @@ def _assign_communes(points: gpd.GeoSeries, communes: gpd.GeoDataFrame) -> pd.Da
     """
     out = pd.DataFrame(index=points.index, columns=["commune_code", "province_code", "distance_m"],
                        dtype=object)
-    pts = gpd.GeoDataFrame(geometry=points, crs=STORED_CRS)
-    if pts.empty:
+    if points.empty:
         return out
-    hit = gpd.sjoin(pts, communes[["commune_code", "province_code", "geometry"]],
-                    how="left", predicate="intersects")
-    hit = hit[~hit.index.duplicated(keep="first")]
-    out["commune_code"] = hit["commune_code"]
-    out["province_code"] = hit["province_code"]
-    out.loc[hit["commune_code"].notna(), "distance_m"] = 0.0
+    pt_pos, com_pos = communes.sindex.query(points.to_numpy(), predicate="intersects")
+    first = pd.Series(com_pos, index=pt_pos).groupby(level=0).min()  # lowest row, like sjoin
+    codes = communes["commune_code"].to_numpy()
+    provs = communes["province_code"].to_numpy()
+    for p, c in first.items():
+        label = points.index[p]
+        out.at[label, "commune_code"] = codes[c]
+        out.at[label, "province_code"] = provs[c]
+        out.at[label, "distance_m"] = 0.0
     miss = out.index[out["commune_code"].isna()]
     if len(miss):
+        pts = gpd.GeoDataFrame(geometry=points, crs=STORED_CRS)
         metric = "EPSG:32648"
         near = gpd.sjoin_nearest(
             pts.loc[miss].to_crs(metric),
@@ -414,11 +440,12 @@ def find_problems(
             add(i, "geometry", f"point ({p.x:g}, {p.y:g}) is outside Vietnam{hint}")
             outside.append(i)
         if where is not None and "commune_code" in gdf.columns:
-            known = set(communes["commune_code"])
+            known: set[str] | None = None
             for i in ok_idx[inside.to_numpy()]:
                 given = clean_text(gdf.at[i, "commune_code"])
                 if given is None or given == where.at[i, "commune_code"]:
                     continue
+                known = known if known is not None else set(communes["commune_code"])
                 if given not in known:
                     add(i, "commune_code", f"unknown commune_code {given!r}")
                     continue
@@ -482,7 +509,9 @@ def to_schema(gdf: gpd.GeoDataFrame, communes: gpd.GeoDataFrame | None) -> gpd.G
         where = _assign_communes(gdf.geometry, communes)
         given = [clean_text(v) for v in gdf["commune_code"]]
         gdf["commune_code"] = [g or w for g, w in zip(given, where["commune_code"], strict=True)]
-        prov = communes.set_index("commune_code")["province_code"]
+        prov = communes.attrs.get("province_of")
+        if prov is None:
+            prov = dict(zip(communes["commune_code"], communes["province_code"], strict=True))
         gdf["province_code"] = [prov.get(c) for c in gdf["commune_code"]]
     gdf["id"] = [clean_text(v) or _derived_id(r) for v, r in zip(gdf["id"], gdf.itertuples(),
                                                                  strict=True)]

@@ -30,7 +30,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-
 from branca.element import MacroElement
 from folium.template import Template
 

@@ -203,11 +203,16 @@ def _check_page(browser: Browser, url: str, local: str, min_markers: int,  # noq
     browser.goto(url)
     markers = 0
     if min_markers:
-        markers = browser.wait_for(
-            "(() => { let n = document.querySelectorAll('path.planner-facility').length;"
-            " for (const f of document.querySelectorAll('iframe')) { try {"
-            " n += f.contentDocument.querySelectorAll('path.planner-facility').length;"
-            " } catch (e) {} } return n >= " + str(min_markers) + " && n; })()")
+        count = ("(() => { let n = document.querySelectorAll('path.planner-facility').length;"
+                 " for (const f of document.querySelectorAll('iframe')) { try {"
+                 " n += f.contentDocument.querySelectorAll('path.planner-facility').length;"
+                 " } catch (e) {} } return n; })()")
+        try:
+            markers = browser.wait_for(f"{count} >= {min_markers} && {count}", 300)
+        except TimeoutError:
+            browser.screenshot(OUTPUT / f"failed_{shot}")
+            pytest.fail(f"{url}: {browser.evaluate(count)} markers drawn, "
+                        f"problems: {browser.problems(local)}")
         opened = browser.evaluate(_OPEN_ALL)
         assert opened >= 2 * min_markers, f"{url}: only {opened} popups/tooltips opened"
         time.sleep(0.5)  # let image error handlers fire

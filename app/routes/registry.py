@@ -13,6 +13,7 @@ import re
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Header, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
@@ -20,10 +21,11 @@ from pydantic import BaseModel
 
 from app.routes._deps import ApiKeyDep, StateDep
 from app.routes._models import FacilityCreate, FacilityPatch, Feature
-from app.routes._state import ServiceState
+from app.routes._state import COLLECTIONS, LayerIndex, ServiceState, index_layer
 from app.routes.collections import GeoJSONResponse, facility_etag
 from geo import registry
 from geo._errors import NotFoundError
+from geo.store import read_layer
 
 router = APIRouter(tags=["registry"])
 
@@ -84,12 +86,75 @@ def _feature_response(
 
 
 def _write(state: ServiceState, fn, *args: Any, **kwargs: Any) -> dict:  # noqa: ANN001
+    """Run one registry edit (its own store transaction), then refresh that facility in memory.
+
+    Edits of different facilities run concurrently (the store serialises only
+    the short write transaction); the in-memory index is swapped under
+    ``state.write_lock``.
+    """
+    communes = state.frame("communes") if "communes" in state.layers else None
+    stored = fn(state.store, *args, communes=communes, **kwargs)
     with state.write_lock:
-        communes = state.frame("communes") if "communes" in state.layers else None
         try:
-            return fn(state.store, *args, communes=communes, **kwargs)
-        finally:
+            _refresh(state, stored["id"])
+        except Exception:  # noqa: BLE001 - fall back to re-reading the layer
             state.reload("facilities")
+        with state.cache_lock:
+            state.cache.clear()
+    return stored
+
+
+def _refresh(state: ServiceState, fid: str) -> None:
+    """Re-read one facility from the store and splice it into the in-memory index."""
+    layer = state.layers.get("facilities")
+    if layer is None:
+        state.reload("facilities")
+        return
+    quoted = "'" + fid.replace("'", "''") + "'"
+    row = read_layer(state.store, "facilities", where=f"id = {quoted}")
+    if len(row) != 1:
+        state.reload("facilities")
+        return
+    one = index_layer(row, COLLECTIONS["facilities"])
+    gdf = layer.gdf
+    pos = layer.position.get(fid)
+    row = row.set_axis([pos if pos is not None else len(gdf)])
+    if pos is None:
+        gdf = pd.concat([gdf, row.astype(gdf.dtypes.to_dict(), errors="ignore")])
+        fids = np.concatenate([layer.fids, one.fids])
+        features = [*layer.features, one.features[0]]
+        bounds = np.vstack([layer.bounds, one.bounds])
+        geoms = np.concatenate([layer.geoms, one.geoms])
+        values = {k: np.concatenate([v, one.values[k]]) for k, v in layer.values.items()}
+        position = {**layer.position, fid: len(layer.fids)}
+    else:
+        gdf = gdf.copy()
+        for col in gdf.columns:
+            if col in row.columns:
+                gdf.at[pos, col] = row.iloc[0][col]
+        fids = layer.fids
+        features = list(layer.features)
+        features[pos] = one.features[0]
+        bounds = layer.bounds.copy()
+        bounds[pos] = one.bounds[0]
+        geoms = layer.geoms.copy()
+        geoms[pos] = one.geoms[0]
+        values = {}
+        for k, v in layer.values.items():
+            v = v.copy()
+            v[pos] = one.values[k][0]
+            values[k] = v
+        position = layer.position
+    gdf = gdf.reset_index(drop=True)
+    finite = np.isfinite(bounds).all(axis=1)
+    extent = layer.extent
+    if finite.any():
+        b = bounds[finite]
+        extent = (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()),
+                  float(b[:, 3].max()))
+    state.layers["facilities"] = LayerIndex(gdf=gdf, fids=fids, features=features, bounds=bounds,
+                                            geoms=geoms, values=values, position=position,
+                                            extent=extent)
 
 
 _WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
