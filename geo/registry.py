@@ -32,7 +32,6 @@ from geo._errors import (
     DataSourceNotFoundError,
     InvalidDataError,
     NotFoundError,
-    StoreError,
     UnknownTerritoryError,
 )
 from geo.facilities import (
@@ -161,14 +160,9 @@ def read_communes(store: str | os.PathLike) -> gpd.GeoDataFrame:
 
 
 def _read_communes(path: Path) -> gpd.GeoDataFrame:
-    try:
-        com = pyogrio.read_dataframe(
-            path, layer="communes",
-            columns=["commune_code", "name", "province_code", "province_name",
-                     "centre_lon", "centre_lat"],
-        )
-    except Exception as exc:
-        raise StoreError(f"{path}: cannot read layer 'communes' ({exc})") from exc
+    com = open_store(path).read_layer(
+        "communes", columns=["commune_code", "name", "province_code", "province_name",
+                             "centre_lon", "centre_lat"])
     return prepare_communes(com)
 
 

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
@@ -302,6 +303,110 @@ def _sql_value(v: Any) -> Any:
     return str(v)
 
 
+# --------------------------------------------------------------------------- reading
+
+
+def _read_table(
+    con: sqlite3.Connection,
+    layer: str,
+    *,
+    where: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    columns: Sequence[str] | None = None,
+    read_geometry: bool = True,
+) -> gpd.GeoDataFrame | pd.DataFrame:
+    """Read a GeoPackage table with Python's SQLite, typed as :func:`pyogrio.read_dataframe` does.
+
+    The store is read through the same SQLite library that writes it: GDAL
+    links its own copy of SQLite, and two copies in one process break each
+    other's POSIX locks (https://www.sqlite.org/howtocorrupt.html, 2.2.1).
+    Integer and boolean columns with nulls are float64, text is ``str``.
+    """
+    info = con.execute(f'PRAGMA table_info("{_ident(layer)}")').fetchall()
+    geo = con.execute("SELECT column_name, srs_id FROM gpkg_geometry_columns "
+                      "WHERE table_name = ?", (layer,)).fetchone()
+    geom_col, srs_id = (geo[0], geo[1]) if geo is not None else (None, None)
+    types = {r[1]: (r[2] or "").upper() for r in info
+             if r[1] != geom_col and not (r[5] and r[1] == "fid")}
+    if columns is not None:
+        missing = [c for c in columns if c not in types]
+        if missing:
+            raise ValueError(f"no column(s) {', '.join(missing)} in layer {layer!r}")
+        types = {c: types[c] for c in types if c in columns}
+    select = [f'"{_ident(c)}"' for c in types]
+    with_geom = geom_col is not None and read_geometry
+    if with_geom:
+        select.append(f'"{_ident(geom_col)}"')
+    sql = f'SELECT {", ".join(select) or "rowid"} FROM "{_ident(layer)}"'
+    clauses, params = [], []
+    if where:
+        clauses.append(f"({where})")
+    if bbox is not None and geom_col is not None:
+        rtree = f"rtree_{layer}_{geom_col}"
+        if con.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (rtree,)).fetchone():
+            clauses.append(f'rowid IN (SELECT id FROM "{_ident(rtree)}" WHERE maxx >= ? AND '
+                           "minx <= ? AND maxy >= ? AND miny <= ?)")
+            params += [bbox[0], bbox[2], bbox[1], bbox[3]]
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    rows = con.execute(sql + " ORDER BY rowid", params).fetchall()
+    data: dict[str, Any] = {}
+    for k, (name, decl) in enumerate(types.items()):
+        data[name] = _typed_column([r[k] for r in rows], decl)
+    df = pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
+    if not with_geom:
+        return df
+    blobs = [r[len(types)] for r in rows]
+    geoms = _blobs_to_geoms(blobs)
+    if bbox is not None:  # envelope test, as GDAL's spatial filter on a GeoPackage
+        box = shapely.box(*bbox)
+        keep = np.array([g is not None and shapely.intersects(shapely.envelope(g), box)
+                         for g in geoms], dtype=bool)
+        df = df[keep].reset_index(drop=True)
+        geoms = geoms[keep]
+    crs = _srs(con, srs_id)
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, index=df.index, crs=crs),
+                            crs=crs)
+
+
+def _typed_column(values: list, decl: str) -> Any:
+    """One column as pyogrio types it (integers/booleans with nulls become float64)."""
+    has_null = any(v is None for v in values)
+    if decl in ("INTEGER", "INT", "MEDIUMINT", "BIGINT", "SMALLINT", "TINYINT"):
+        return np.array([np.nan if v is None else v for v in values], dtype="float64") \
+            if has_null else np.array(values, dtype="int64")
+    if decl == "BOOLEAN":
+        return np.array([np.nan if v is None else bool(v) for v in values], dtype="float64") \
+            if has_null else np.array([bool(v) for v in values], dtype=bool)
+    if decl in ("REAL", "DOUBLE", "FLOAT"):
+        return np.array([np.nan if v is None else v for v in values], dtype="float64")
+    return pd.array(values, dtype="str") if values else pd.array([], dtype="str")
+
+
+def _blobs_to_geoms(blobs: list) -> np.ndarray:
+    wkb = np.empty(len(blobs), dtype=object)
+    for i, b in enumerate(blobs):
+        if b is None:
+            wkb[i] = None
+            continue
+        data = bytes(b)
+        env = (data[3] >> 1) & 0x07
+        wkb[i] = data[8 + {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}[env]:]
+    return shapely.from_wkb(wkb)
+
+
+def _srs(con: sqlite3.Connection, srs_id: int | None) -> str | None:
+    if srs_id is None or srs_id <= 0:
+        return None
+    row = con.execute("SELECT organization, organization_coordsys_id, definition "
+                      "FROM gpkg_spatial_ref_sys WHERE srs_id = ?", (srs_id,)).fetchone()
+    if row is None:
+        return None
+    if str(row[0]).upper() == "EPSG":
+        return f"EPSG:{int(row[1])}"
+    return row[2]
+
+
 # --------------------------------------------------------------------------- the store object
 
 
@@ -361,8 +466,10 @@ class Store:
             self._cleaned = True
             remove_stale_temp_files(self.path)
         try:
-            names = [str(name) for name, _ in pyogrio.list_layers(self.path)]
-        except Exception as exc:  # pyogrio raises DataSourceError for corrupt files
+            with contextlib.closing(self._connect(readonly=True)) as con:
+                names = [str(r[0]) for r in con.execute(
+                    "SELECT table_name FROM gpkg_contents ORDER BY rowid")]
+        except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: not a readable GeoPackage ({exc})") from exc
         with self._lock:
             self._identity, self._layers = ident, names
@@ -389,9 +496,10 @@ class Store:
             raise StoreError(
                 f"{self.path}: layer {layer!r} not in store (layers: {', '.join(names)})")
         try:
-            df = pyogrio.read_dataframe(self.path, layer=layer, where=where, bbox=bbox,
-                                        columns=columns, read_geometry=read_geometry)
-        except Exception as exc:
+            with contextlib.closing(self._connect(readonly=True)) as con:
+                df = _read_table(con, layer, where=where, bbox=bbox, columns=columns,
+                                 read_geometry=read_geometry)
+        except (sqlite3.Error, ValueError, shapely.errors.GEOSException) as exc:
             raise StoreError(f"{self.path}: cannot read layer {layer!r} ({exc})") from exc
         for col in df.columns:
             if col.endswith("_code") and df[col].dtype != object:
