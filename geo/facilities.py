@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import math
 import os
 import re
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
@@ -152,6 +154,44 @@ _LON_ALIASES = ("lon", "lng", "long", "longitude", "x")
 #: Address columns a row can be placed by (see :class:`geo.locate.Locator`).
 ADDRESS_COLUMNS = ("commune", "district", "province")
 
+# Limits shared by every entry point (the API's request models, import, seed): one
+# validation, one set of messages.
+#: Longest text (characters) per column.
+TEXT_LIMITS: dict[str, int] = {
+    "id": 64,
+    "name": 300,
+    "kind": 64,
+    "ownership": 64,
+    "status": 64,
+    "location_precision": 64,
+    "capacity_note": 500,
+    "commune_code": 5,
+    "province_code": 2,
+    "source": 1000,
+    "updated_at": 64,
+    "commune": 200,
+    "district": 200,
+    "province": 200,
+}
+#: Inclusive ranges of the integer columns.
+INT_RANGES: dict[str, tuple[int, int]] = {
+    "capacity": (0, 100_000),
+    "planned_year": (1900, 2100),
+    "version": (1, 2**31 - 1),
+}
+#: Largest file an import reads (bytes).
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+#: Most rows an import takes.
+MAX_IMPORT_ROWS = 100_000
+#: Text characters refused in every cell: C0/C1 controls (NUL, newline...), and in ids also
+#: white space.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ID_RE = re.compile(r"[\s]")
+#: A number as text: ASCII digits only (``float()`` would take Arabic-Indic or full-width
+#: digits).
+_NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?", re.ASCII)
+_INT_RE = re.compile(r"[+-]?\d{1,15}(?:\.0*)?", re.ASCII)
+
 
 def now_iso() -> str:
     """Return the current UTC time as ISO 8601 text (seconds)."""
@@ -185,18 +225,93 @@ def clean_text(value: Any) -> str | None:
 
 
 def parse_int(value: Any) -> tuple[int | None, str | None]:
-    """Parse an integer cell: ``(int, None)``, ``(None, None)`` if blank, or ``(None, why)``."""
+    """Parse an integer cell: ``(int, None)``, ``(None, None)`` if blank, or ``(None, why)``.
+
+    Text must be ASCII digits (at most 15, an optional ``.0``); numbers must be
+    finite and whole.  Never raises, whatever the value (huge, nested, NaN...).
+    """
     if is_blank(value):
         return None, None
-    if isinstance(value, bool):
-        return None, f"{value!r} is not an integer"
-    try:
-        f = float(str(value).strip()) if not isinstance(value, int | float) else float(value)
-    except ValueError:
-        return None, f"{value!r} is not an integer"
-    if not math.isfinite(f) or not f.is_integer():
-        return None, f"{value!r} is not an integer"
-    return int(f), None
+    if isinstance(value, bool | np.bool_):
+        return None, f"{_show(value)} is not an integer"
+    if isinstance(value, int | np.integer):
+        v = int(value)
+        return (v, None) if abs(v) < 10**15 else (None, f"{_show(value)} is out of range")
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        if not math.isfinite(f) or not f.is_integer():
+            return None, f"{_show(value)} is not an integer"
+        return (int(f), None) if abs(f) < 1e15 else (None, f"{_show(value)} is out of range")
+    if isinstance(value, str):
+        text = value.strip()
+        if _INT_RE.fullmatch(text):
+            return int(text.split(".")[0]), None
+        if text.isdigit() or _NUMBER_RE.fullmatch(text) and len(text) > 15:
+            return None, f"{_show(value)} is out of range"
+        return None, f"{_show(value)} is not an integer"
+    return None, f"{_show(value)} is not an integer"
+
+
+def parse_number(value: Any) -> tuple[float | None, str | None]:
+    """Parse a coordinate cell: ``(float, None)``, ``(None, None)`` if blank, or ``(None, why)``.
+
+    Text must be an ASCII decimal number (Arabic-Indic or full-width digits,
+    which ``float()`` accepts, are refused); the result must be finite.
+    """
+    if is_blank(value):
+        return None, None
+    if isinstance(value, bool | np.bool_):
+        return None, f"{_show(value)} is not a number"
+    if isinstance(value, int | float | np.integer | np.floating):
+        try:
+            f = float(value)
+        except OverflowError:
+            return None, f"{_show(value)} is out of range"
+        return (f, None) if math.isfinite(f) else (None, f"{_show(value)} is not a finite number")
+    if isinstance(value, str) and _NUMBER_RE.fullmatch(value.strip()):
+        f = float(value.strip())
+        return (f, None) if math.isfinite(f) else (None, f"{_show(value)} is out of range")
+    if isinstance(value, str) and any(ch.isdigit() and not ch.isascii() for ch in value):
+        return None, f"{_show(value)} is not a number (use ASCII digits 0-9)"
+    return None, f"{_show(value)} is not a number"
+
+
+def _show(value: Any, limit: int = 40) -> str:
+    """A short, printable rendering of a cell for messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def text_problem(col: str, value: Any) -> str | None:
+    """Why a text cell is refused (None when fine): nested value, control character, length."""
+    if is_blank(value):
+        return None
+    if isinstance(value, dict | list | tuple | set):
+        kind = "an object" if isinstance(value, dict) else "an array"
+        return f"must be text, not {kind}"
+    if isinstance(value, bytes | bytearray | BaseGeometry):
+        return "must be text"
+    text = str(value)
+    m = _CONTROL_RE.search(text)
+    if m:
+        return f"contains a control character (U+{ord(m.group()):04X})"
+    if col == "id" and _ID_RE.search(text.strip()):
+        return "must not contain white space"
+    limit = TEXT_LIMITS.get(col)
+    if limit is not None and len(text.strip()) > limit:
+        return f"longer than {limit} characters ({len(text.strip())})"
+    return None
+
+
+def int_problem(col: str, value: Any) -> str | None:
+    """Why an integer cell is refused (None when fine), including its allowed range."""
+    v, why = parse_int(value)
+    if why:
+        return why
+    lo, hi = INT_RANGES.get(col, (None, None))
+    if v is not None and lo is not None and not lo <= v <= hi:
+        return f"must be between {lo} and {hi}, got {v}"
+    return None
 
 
 _TRUE = {"true", "1", "yes", "y", "t", "co", "x"}
@@ -215,7 +330,7 @@ def _parse_bool(value: Any) -> tuple[bool | None, str | None]:
         return True, None
     if key in _FALSE:
         return False, None
-    return None, f"{value!r} is not true/false"
+    return None, f"{_show(value)} is not true/false"
 
 
 def norm_choice(value: Any) -> str | None:
@@ -360,12 +475,24 @@ def find_problems(
                            [{"file": file, "row": None, "field": "geometry",
                              "reason": f"CRS {declared} cannot be transformed"}]) from exc
     ids = gdf["id"] if "id" in gdf.columns else pd.Series(None, index=gdf.index)
+    text_cols = [c for c in TEXT_LIMITS if c in gdf.columns]
+    nested = [c for c in gdf.columns if c not in TEXT_LIMITS and c != gdf.geometry.name
+              and c not in _INT_COLS and c not in _BOOL_COLS and c != "_geometry_problem"]
+    geom_why = (gdf["_geometry_problem"] if "_geometry_problem" in gdf.columns
+                else pd.Series(None, index=gdf.index, dtype=object))
+    if len(gdf) > MAX_IMPORT_ROWS:
+        add(None, None, f"{len(gdf)} rows; at most {MAX_IMPORT_ROWS} per import")
+        return problems
     first_seen: dict[str, Any] = {}
     geom_ok = pd.Series(False, index=gdf.index)
     outside: list[Any] = []
     out_of_range: list[Any] = []
     for i in gdf.index:
-        fid = clean_text(ids.loc[i])
+        for col in nested:
+            v = gdf.at[i, col]
+            if isinstance(v, dict | list):
+                add(i, col, text_problem(col, v))
+        fid = None if text_problem("id", ids.loc[i]) else clean_text(ids.loc[i])
         if fid is not None:
             if fid in first_seen:
                 j = first_seen[fid]
@@ -375,35 +502,39 @@ def find_problems(
                 first_seen[fid] = i
         if clean_text(gdf.at[i, "name"]) is None:
             add(i, "name", "empty name")
-        kind = norm_choice(gdf.at[i, "kind"])
-        if kind not in KINDS:
-            add(i, "kind", f"unknown kind {gdf.at[i, 'kind']!r} (allowed: {', '.join(KINDS)})")
+        kind_cell = gdf.at[i, "kind"]
+        kind = None if text_problem("kind", kind_cell) else norm_choice(kind_cell)
+        if kind not in KINDS and not text_problem("kind", kind_cell):
+            add(i, "kind", f"unknown kind {_show(kind_cell)} (allowed: {', '.join(KINDS)})")
         for col, allowed, nullable in (("ownership", OWNERSHIP, True),
                                        ("status", STATUS, True),
                                        ("location_precision", PRECISION, True)):
             if col in gdf.columns:
+                if text_problem(col, gdf.at[i, col]):
+                    continue  # reported with the text checks
                 v = norm_choice(gdf.at[i, col])
                 if v is None and nullable:
                     continue
                 if v not in allowed:
-                    add(i, col, f"{gdf.at[i, col]!r} is not one of {', '.join(allowed)}")
+                    add(i, col, f"{_show(gdf.at[i, col])} is not one of {', '.join(allowed)}")
         for col in _INT_COLS:
             if col in gdf.columns:
-                v, why = parse_int(gdf.at[i, col])
+                why = int_problem(col, gdf.at[i, col])
                 if why:
                     add(i, col, why)
-                elif v is not None and col == "capacity" and v < 0:
-                    add(i, col, f"negative capacity {v}")
-                elif v is not None and col == "planned_year" and not 1900 <= v <= 2100:
-                    add(i, col, f"implausible year {v}")
-                elif v is not None and col == "version" and v < 1:
-                    add(i, col, f"version must be ≥ 1, got {v}")
+        for col in text_cols:
+            why = text_problem(col, gdf.at[i, col])
+            if why:
+                add(i, col, why)
         for col in _BOOL_COLS:
             if col in gdf.columns:
                 _, why = _parse_bool(gdf.at[i, col])
                 if why:
                     add(i, col, why)
         geom = gdf.geometry.loc[i]
+        if not is_blank(geom_why.loc[i]):
+            add(i, "geometry", str(geom_why.loc[i]))
+            continue
         if geom is None or (isinstance(geom, float) and math.isnan(geom)):
             add(i, "geometry", "missing geometry")
             continue
@@ -412,6 +543,10 @@ def find_problems(
             continue
         if geom.geom_type != "Point":
             add(i, "geometry", f"geometry must be a Point, got {geom.geom_type}")
+            continue
+        if geom.has_z or shapely.has_m(geom):
+            dims = 2 + int(geom.has_z) + int(shapely.has_m(geom))
+            add(i, "geometry", f"point has {dims} dimensions; give 2-D lon/lat only")
             continue
         lon, lat = geom.x, geom.y
         if not (math.isfinite(lon) and math.isfinite(lat)) or not geom.is_valid:
@@ -610,6 +745,7 @@ def read_csv_text(path: Path) -> pd.DataFrame:
     InvalidDataError
         Not UTF-8 (names the line) or not a readable CSV.
     """
+    check_file_size(path)
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
@@ -621,6 +757,13 @@ def read_csv_text(path: Path) -> pd.DataFrame:
             [{"file": str(path), "row": line, "field": None,
               "reason": f"invalid UTF-8 byte 0x{data[exc.start]:02x} at line {line}"}],
         ) from exc
+    if "\x00" in text:  # the CSV parser would silently cut the text at a NUL
+        lines = sorted({text.count("\n", 0, m.start()) + 1
+                        for m in re.finditer("\x00", text)})
+        raise InvalidDataError(
+            f"{path}: NUL character(s) on line(s) {', '.join(map(str, lines[:10]))}",
+            [{"file": str(path), "row": line - 1, "field": None,
+              "reason": f"NUL character on line {line}"} for line in lines[:100]])
     try:
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                          skipinitialspace=True)
@@ -630,6 +773,123 @@ def read_csv_text(path: Path) -> pd.DataFrame:
                                  "reason": str(exc)}]) from exc
     df.columns = [str(c).strip().lower() for c in df.columns]
     return df.map(lambda v: None if isinstance(v, str) and v.strip() == "" else v).astype(object)
+
+
+def check_file_size(path: Path) -> None:
+    """:class:`InvalidDataError` when ``path`` is larger than :data:`MAX_IMPORT_BYTES`."""
+    size = path.stat().st_size
+    if size > MAX_IMPORT_BYTES:
+        raise InvalidDataError(
+            f"{path}: {size} bytes; an import file may have at most {MAX_IMPORT_BYTES}",
+            [{"file": str(path), "row": None, "field": None, "reason": "file too large"}])
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def read_geojson(path: Path) -> gpd.GeoDataFrame:
+    """Read a GeoJSON file of Point features strictly, keeping each value's JSON type.
+
+    GDAL would turn nested values into JSON text, drop extra dimensions and
+    guess around a CRS it does not know; this reader keeps objects and arrays as
+    they are (so validation names them), keeps every coordinate, and reads the
+    (pre-RFC 7946) ``crs`` member: an unknown CRS is a file-level
+    :class:`CRSError`.  Rows whose geometry is not a readable Point get no
+    geometry and a ``_geometry_problem``.
+
+    Raises
+    ------
+    InvalidDataError
+        Not UTF-8, not JSON, not a FeatureCollection / Feature, too large.
+    CRSError
+        A ``crs`` member that cannot be understood.
+    """
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError as ProjCRSError
+
+    def fail(reason: str) -> InvalidDataError:
+        return InvalidDataError(f"{path}: {reason}", [{"file": str(path), "row": None,
+                                                      "field": None, "reason": reason}])
+
+    check_file_size(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise fail(f"not UTF-8 text (byte offset {exc.start})") from exc
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise fail(f"not valid JSON ({str(exc)[:120]})") from exc
+    if isinstance(doc, dict) and doc.get("type") == "Feature":
+        feats: Any = [doc]
+    elif isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
+        feats = doc.get("features")
+    else:
+        raise fail("not a GeoJSON FeatureCollection or Feature")
+    if not isinstance(feats, list):
+        raise fail("'features' is not an array")
+    if len(feats) > MAX_IMPORT_ROWS:
+        raise fail(f"{len(feats)} features; at most {MAX_IMPORT_ROWS} per import")
+    crs: Any = STORED_CRS
+    member = doc.get("crs")
+    if member is not None:
+        name = member.get("properties", {}).get("name") if isinstance(member, dict) and \
+            isinstance(member.get("properties"), dict) else None
+        try:
+            if not isinstance(name, str) or len(name) > 200:
+                raise ProjCRSError("no name")
+            crs = CRS.from_user_input(name)
+        except (ProjCRSError, ValueError, TypeError) as exc:
+            raise CRSError(f"{path}: unknown coordinate reference system {_show(name)}",
+                           [{"file": str(path), "row": None, "field": "crs",
+                             "reason": f"unknown CRS {_show(name)}"}]) from exc
+    records, geoms = [], []
+    for feat in feats:
+        props = feat.get("properties") if isinstance(feat, dict) else None
+        rec: dict[str, Any] = {}
+        why = None
+        if not isinstance(feat, dict) or feat.get("type") != "Feature":
+            why = "not a GeoJSON Feature"
+        elif props is not None and not isinstance(props, dict):
+            why = "'properties' is not an object"
+        else:
+            rec = {str(k).strip().lower(): v for k, v in (props or {}).items()}
+            if "id" not in rec and isinstance(feat.get("id"), str | int):
+                rec["id"] = feat["id"]
+        geom, gwhy = _geojson_point(feat.get("geometry") if isinstance(feat, dict) else None)
+        rec["_geometry_problem"] = why or gwhy
+        records.append(rec)
+        geoms.append(geom)
+    df = pd.DataFrame(records, dtype=object) if records else pd.DataFrame(
+        {c: pd.Series(dtype=object) for c in REQUIRED})
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, index=df.index, crs=crs),
+                            crs=crs)
+
+
+def _geojson_point(geom: Any) -> tuple[Point | None, str | None]:
+    """A GeoJSON geometry member as a Point, or ``(None, why)``."""
+    if geom is None:
+        return None, None
+    if not isinstance(geom, dict):
+        return None, "geometry is not a GeoJSON object"
+    kind = geom.get("type")
+    if kind != "Point":
+        return None, f"geometry must be a Point, got {_show(kind)}"
+    coords = geom.get("coordinates")
+    if not isinstance(coords, list):
+        return None, "Point coordinates are not an array"
+    if len(coords) != 2:
+        return None, f"point has {len(coords)} coordinates; give 2-D lon/lat only"
+    xy = []
+    for c in coords:
+        if isinstance(c, bool) or not isinstance(c, int | float):
+            return None, f"coordinate {_show(c)} is not a number"
+        v, why = parse_number(c)
+        if why:
+            return None, f"coordinate {why}"
+        xy.append(v)
+    return Point(*xy), None
 
 
 def _find_col(cols: list[str], aliases: tuple[str, ...]) -> str | None:
@@ -681,12 +941,12 @@ def rows_to_points(
             extra["location_precision"].append(given_prec or "exact")
             continue
         if not is_blank(lat) or not is_blank(lon):
-            try:
-                x, y = float(str(lon).strip()), float(str(lat).strip())
-            except ValueError:
-                bad = lat_c if _try_float(lat) is None else lon_c
+            x, why_x = parse_number(lon)
+            y, why_y = parse_number(lat)
+            if why_x or why_y or x is None or y is None:
+                bad, why = (lon_c, why_x) if why_x or x is None else (lat_c, why_y)
                 problems.append({"file": file, "row": pos, "field": bad,
-                                 "reason": f"{r.get(bad)!r} is not a number"})
+                                 "reason": why or "missing coordinate"})
                 geoms.append(None)
                 extra["commune_code"].append(clean_text(r.get("commune_code")))
                 extra["location_precision"].append(given_prec)
@@ -735,11 +995,3 @@ def rows_to_points(
     for k, v in extra.items():
         out[k] = v
     return gpd.GeoDataFrame(out, geometry=geoms, crs=STORED_CRS), problems
-
-
-def _try_float(v: Any) -> float | None:
-    try:
-        return float(str(v).strip())
-    except ValueError:
-        return None
-

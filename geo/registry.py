@@ -41,6 +41,8 @@ from geo.facilities import (
     COLUMNS,
     KINDS,
     LAYER,
+    MAX_IMPORT_ROWS,
+    check_file_size,
     clean_text,
     coerce_types,
     count_problem_rows,
@@ -51,6 +53,7 @@ from geo.facilities import (
     now_iso,
     prepare_communes,
     read_csv_text,
+    read_geojson,
     require_crs,
     rows_to_points,
     schema_columns,
@@ -67,8 +70,9 @@ _MANAGED = ("version", "updated_at")
 
 
 def _read_spatial(path: Path, kind: str) -> gpd.GeoDataFrame:
+    source = f"/vsizip/{path}" if path.suffix.lower() == ".zip" else path
     try:
-        layers = [str(n) for n, _ in pyogrio.list_layers(path)]
+        layers = [str(n) for n, _ in pyogrio.list_layers(source)]
     except Exception as exc:
         raise InvalidDataError(
             f"{path}: not a readable {kind} (truncated or corrupt? {exc})",
@@ -85,7 +89,14 @@ def _read_spatial(path: Path, kind: str) -> gpd.GeoDataFrame:
             [{"file": str(path), "row": None, "field": "layer", "reason": "ambiguous layer"}],
         )
     try:
-        gdf = pyogrio.read_dataframe(path, layer=layer)
+        info = pyogrio.read_info(source, layer=layer)
+        if info["features"] > MAX_IMPORT_ROWS:
+            raise InvalidDataError(
+                f"{path}: {info['features']} features; at most {MAX_IMPORT_ROWS} per import",
+                [{"file": str(path), "row": None, "field": None, "reason": "too many rows"}])
+        gdf = pyogrio.read_dataframe(source, layer=layer)
+    except InvalidDataError:
+        raise
     except Exception as exc:
         raise InvalidDataError(
             f"{path}: cannot read layer {layer!r} (truncated or corrupt? {exc})",
@@ -123,12 +134,16 @@ def read_facility_file(
     if ext in (".csv", ".txt"):
         df = read_csv_text(path)
         return rows_to_points(df, str(path), locator)
+    check_file_size(path)
     if ext in (".geojson", ".json"):
-        return _read_spatial(path, "GeoJSON"), []
+        return read_geojson(path), []
     if ext == ".gpkg":
         return _read_spatial(path, "GeoPackage"), []
+    if ext == ".zip":
+        return _read_spatial(path, "zipped Shapefile"), []
     raise InvalidDataError(
-        f"{path}: unsupported file type {ext!r} (use .csv, .geojson or .gpkg)",
+        f"{path}: unsupported file type {ext!r} (use .csv, .geojson, .gpkg or a zipped "
+        "Shapefile .zip)",
         [{"file": str(path), "row": None, "field": None, "reason": "unsupported file type"}],
     )
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -138,8 +137,10 @@ def server(hostile_store, sources_dir, network_cache, tmp_path_factory):
            "PLANNER_SERVICE_SOURCES_DIR": str(sources_dir),
            "PLANNER_SERVICE_CACHE_DIR": str(network_cache),
            "PLANNER_SERVICE_API_KEYS": json.dumps([API_KEY])}
-    planner = shutil.which("planner")
-    cmd = [planner] if planner else [sys.executable, "-c", "from app.cli import main; main()"]
+    # this checkout's code, not whatever `planner` is installed on PATH
+    root = Path(__file__).resolve().parents[1]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    cmd = [sys.executable, "-c", "from app.cli import main; main()"]
     log = tmp_path_factory.mktemp("xss_log") / "serve.log"
     with open(log, "w") as fh:
         proc = subprocess.Popen(
@@ -177,6 +178,7 @@ _OPEN_ALL = """
       if (!(m instanceof w.L.Map)) continue;
       m.eachLayer(l => {
         if (l.getPopup && l.getPopup() && (l.getLatLng || l.getBounds)) {
+          l.getPopup().options.autoPan = false;  // no pan animation after the page moves on
           try { l.openPopup(); opened++; l.closePopup(); } catch (e) {}
         }
         if (l.getTooltip && l.getTooltip()) {
