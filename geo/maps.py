@@ -442,15 +442,16 @@ def siting_map(
                 ("Xã thêm (marginal communes)", getattr(row, "marginal_communes", "")),
             ]
         )
-        marker = folium.RegularPolygonMarker(
+        # a CircleMarker: folium's RegularPolygonMarker needs a CDN plugin (not inlined)
+        marker = folium.CircleMarker(
             location=[row.geometry.y, row.geometry.x],
-            number_of_sides=4,
-            radius=9,
+            radius=10,
             color="#000",
-            weight=1.5,
+            weight=2.5,
             fill=True,
             fill_color="#ffd700",
             fill_opacity=1,
+            class_name="planner-site",
         )
         label = f"#{_text(getattr(row, 'rank', ''))} {_text(getattr(row, 'name', ''))}"
         marker.add_child(SafeBinding(popup, html_text(label), 320))

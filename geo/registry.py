@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+import sqlite3
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -61,7 +62,7 @@ from geo.facilities import (
 )
 from geo.locate import Locator, locator_from_store
 from geo.names import normalize_name
-from geo.store import STORED_CRS, Store, check_store, open_store, replace_layers
+from geo.store import STORED_CRS, Store, check_store, open_store, read_table, replace_layers
 
 #: Columns a caller may not set directly (managed by the registry).
 _MANAGED = ("version", "updated_at")
@@ -110,6 +111,53 @@ def _read_spatial(path: Path, kind: str) -> gpd.GeoDataFrame:
     return require_crs(gdf, path)
 
 
+def _read_gpkg(path: Path) -> gpd.GeoDataFrame:
+    """Read an input GeoPackage with SQLite (GDAL would cut text at a NUL), read-only."""
+    def fail(reason: str, exc: Exception) -> InvalidDataError:
+        return InvalidDataError(f"{path}: {reason} ({str(exc)[:200]})",
+                                [{"file": str(path), "row": None, "field": None,
+                                  "reason": reason}])
+
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    except sqlite3.Error as exc:
+        raise fail("not a readable GeoPackage", exc) from exc
+    try:
+        try:
+            check = con.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(check)
+            layers = [str(r[0]) for r in con.execute(
+                "SELECT table_name FROM gpkg_contents WHERE data_type = 'features'")]
+        except sqlite3.Error as exc:
+            raise fail("not a readable GeoPackage (truncated or corrupt?)", exc) from exc
+        if not layers:
+            raise InvalidDataError(f"{path}: no feature layer",
+                                   [{"file": str(path), "row": None, "field": "geometry",
+                                     "reason": "no feature layer"}])
+        if len(layers) > 1 and LAYER not in layers:
+            raise InvalidDataError(
+                f"{path}: several layers ({', '.join(layers)}) and none named {LAYER!r}",
+                [{"file": str(path), "row": None, "field": "layer",
+                  "reason": "ambiguous layer"}])
+        layer = LAYER if LAYER in layers else layers[0]
+        try:
+            (n,) = con.execute(f'SELECT count(*) FROM "{layer.replace(chr(34), "")}"').fetchone()
+            if n > MAX_IMPORT_ROWS:
+                raise InvalidDataError(
+                    f"{path}: {n} features; at most {MAX_IMPORT_ROWS} per import",
+                    [{"file": str(path), "row": None, "field": None, "reason": "too many rows"}])
+            gdf = read_table(con, layer)
+        except InvalidDataError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any corruption is a per-file problem
+            raise fail(f"cannot read layer {layer!r} (truncated or corrupt?)", exc) from exc
+    finally:
+        con.close()
+    gdf.columns = [c if c == gdf.geometry.name else str(c).strip().lower() for c in gdf.columns]
+    return require_crs(gdf, path)
+
+
 def read_facility_file(
     path: str | os.PathLike, *, locator: Locator | None = None
 ) -> tuple[gpd.GeoDataFrame, list[dict]]:
@@ -138,7 +186,7 @@ def read_facility_file(
     if ext in (".geojson", ".json"):
         return read_geojson(path), []
     if ext == ".gpkg":
-        return _read_spatial(path, "GeoPackage"), []
+        return _read_gpkg(path), []
     if ext == ".zip":
         return _read_spatial(path, "zipped Shapefile"), []
     raise InvalidDataError(

@@ -306,7 +306,7 @@ def _sql_value(v: Any) -> Any:
 # --------------------------------------------------------------------------- reading
 
 
-def _read_table(
+def read_table(
     con: sqlite3.Connection,
     layer: str,
     *,
@@ -497,7 +497,7 @@ class Store:
                 f"{self.path}: layer {layer!r} not in store (layers: {', '.join(names)})")
         try:
             with contextlib.closing(self._connect(readonly=True)) as con:
-                df = _read_table(con, layer, where=where, bbox=bbox, columns=columns,
+                df = read_table(con, layer, where=where, bbox=bbox, columns=columns,
                                  read_geometry=read_geometry)
         except (sqlite3.Error, ValueError, shapely.errors.GEOSException) as exc:
             raise StoreError(f"{self.path}: cannot read layer {layer!r} ({exc})") from exc

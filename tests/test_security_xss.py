@@ -89,7 +89,7 @@ def payloads() -> list[str]:
         "*/{js};/*",
         "-->{js}<!--",
         "<!--<script>{js}</script>-->",
-        "\u2028{js}\u2029",
+        "<scr\u200bipt>{js}</scr\u200bipt>",
         "\\u003cscript\\u003e{js}\\u003c/script\\u003e",
         "&lt;script&gt;{js}&lt;/script&gt;",
         "<scr<script>ipt>{js}</scr</script>ipt>",
@@ -215,6 +215,7 @@ def _check_page(browser: Browser, url: str, local: str, min_markers: int,  # noq
             browser.screenshot(OUTPUT / f"failed_{shot}")
             pytest.fail(f"{url}: {browser.evaluate(count)} markers drawn, "
                         f"problems: {browser.problems(local)}")
+        time.sleep(1.5)  # let the map settle (fitBounds) before opening everything
         opened = browser.evaluate(_OPEN_ALL)
         assert opened >= 2 * min_markers, f"{url}: only {opened} popups/tooltips opened"
         time.sleep(0.5)  # let image error handlers fire
@@ -222,7 +223,10 @@ def _check_page(browser: Browser, url: str, local: str, min_markers: int,  # noq
     assert ran == [] and not titled, f"{url}: payloads ran: {ran}, title changed: {titled}"
     browser.screenshot(OUTPUT / shot)
     problems = browser.problems(local)
-    assert not problems, f"{url}: {problems}"
+    if problems:
+        thrown = [json.dumps(e["params"]["exceptionDetails"])[:4000] for e in browser.events
+                  if e.get("method") == "Runtime.exceptionThrown"]
+        pytest.fail(f"{url}: {problems}\n{thrown}")
     return markers
 
 
