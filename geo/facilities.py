@@ -42,6 +42,7 @@ import shapely
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
+from geo._csv import FORMULA_PREFIXES
 from geo._errors import CRSError, InvalidDataError
 from geo.names import fold
 from geo.store import STORED_CRS
@@ -772,7 +773,18 @@ def read_csv_text(path: Path) -> pd.DataFrame:
                                [{"file": str(path), "row": None, "field": None,
                                  "reason": str(exc)}]) from exc
     df.columns = [str(c).strip().lower() for c in df.columns]
-    return df.map(lambda v: None if isinstance(v, str) and v.strip() == "" else v).astype(object)
+    return df.map(_csv_cell).astype(object)
+
+
+def _csv_cell(v: Any) -> Any:
+    """Blank → None; a formula cell neutralised by an export (``'=…``) gets its text back."""
+    if not isinstance(v, str):
+        return v
+    if v.strip() == "":
+        return None
+    if v.startswith("'") and v[1:].startswith(FORMULA_PREFIXES):
+        return v[1:]
+    return v
 
 
 def check_file_size(path: Path) -> None:

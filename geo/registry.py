@@ -28,6 +28,7 @@ import pandas as pd
 import pyogrio
 from shapely.geometry import shape
 
+from geo._csv import neutralise_frame
 from geo._errors import (
     ConflictError,
     DataSourceNotFoundError,
@@ -477,6 +478,10 @@ def _rows_to_frame(rows: list[pd.Series]) -> gpd.GeoDataFrame:
 def export_facilities(store: str | os.PathLike, path: str | os.PathLike) -> Path:
     """Export the registry to CSV (lat/lon columns), GeoJSON or GeoPackage by extension.
 
+    CSV text cells a spreadsheet would run as a formula (leading ``=``, ``+``,
+    ``-``, ``@``, tab, CR) get a leading ``'`` (:mod:`geo._csv`); a CSV import
+    removes it again, so an export re-imports unchanged.
+
     The file is written to a temporary name and renamed, so a failed export
     leaves no partial file.
 
@@ -498,7 +503,7 @@ def export_facilities(store: str | os.PathLike, path: str | os.PathLike) -> Path
             table = pd.DataFrame(gdf.drop(columns="geometry"))
             table["lon"] = gdf.geometry.x.round(7)
             table["lat"] = gdf.geometry.y.round(7)
-            table.to_csv(tmp, index=False, encoding="utf-8")
+            neutralise_frame(table).to_csv(tmp, index=False, encoding="utf-8")
         elif ext == ".gpkg":
             pyogrio.write_dataframe(gdf, tmp, layer=LAYER, driver="GPKG")
         else:
