@@ -16,7 +16,12 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.errors import BodySizeLimitMiddleware, Problem, install_error_handlers
+from app.errors import (
+    BodySizeLimitMiddleware,
+    Problem,
+    URLGuardMiddleware,
+    install_error_handlers,
+)
 from app.routes import analysis as analysis_routes
 from app.routes import collections as collections_routes
 from app.routes import docs as docs_routes
@@ -61,6 +66,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # opening the store removes (and logs) temporary files a killed rebuild left behind
         state = load_state(settings, **paths)
         state.extras["jobs"] = jobs = JobManager(settings.job_workers)
         app.state.planner = state
@@ -107,4 +113,5 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             expose_headers=["ETag", "Location"],
         )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(URLGuardMiddleware)
     return app
