@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from _api_support import make_client
 
+from geo.maps import js_string
+
 PROBLEM = "application/problem+json"
 NT = {"territory": "pre2025:58", "kind": "any", "threshold": 60, "profile": "motorbike"}
 
@@ -127,7 +129,8 @@ def test_siting_job_and_maps(client, ninh_thuan):
     page = client.get(maps["map"])
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert page.text.count("planner-facility") >= len(a.facilities)
-    assert sites[0]["name"].split(" (")[0] in page.text
+    # the site's name reaches the page as an escaped JavaScript string (geo.maps.js_string)
+    assert js_string(sites[0]["name"].split(" (")[0])[1:-1] in page.text
 
     cov = client.get("/maps/coverage", params=NT)
     assert cov.status_code == 200 and "planner-unserved" in cov.text
