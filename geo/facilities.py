@@ -380,8 +380,7 @@ def _prepare_communes(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         geoms = com.geometry.copy()
         geoms[invalid] = geoms[invalid].make_valid()
         com = com.set_geometry(geoms)
-    com.attrs["planner_prepared"] = True
-    com.attrs["province_of"] = dict(zip(com["commune_code"], com["province_code"], strict=True))
+    com.attrs["planner_prepared"] = True  # keep attrs tiny: pandas deep-copies them often
     return com
 
 
@@ -468,7 +467,7 @@ def find_problems(
                        [{"file": file, "row": None, "field": "geometry",
                          "reason": "missing CRS"}])
     declared = gdf.crs
-    if not declared.equals(STORED_CRS):
+    if not _is_stored_crs(declared):
         try:
             gdf = gdf.to_crs(STORED_CRS)
         except Exception as exc:
@@ -594,7 +593,7 @@ def find_problems(
                         f"{d / 1000:.1f} km from commune {given}")
     n_geom = int(geom_ok.sum()) + len(out_of_range)
     n_bad = len(outside) + len(out_of_range)
-    if n_geom and n_bad == n_geom and not declared.equals(STORED_CRS):
+    if n_geom and n_bad == n_geom and not _is_stored_crs(declared):
         raise CRSError(
             f"{file}: no point falls in Vietnam after transforming from the declared CRS "
             f"{declared.to_string()}; the declared CRS is probably wrong",
@@ -629,30 +628,49 @@ def to_schema(gdf: gpd.GeoDataFrame, communes: gpd.GeoDataFrame | None) -> gpd.G
     GeoDataFrame
         In EPSG:4326 with the columns :data:`COLUMNS` + ``geometry``.
     """
-    if not gdf.crs.equals(STORED_CRS):
+    if not _is_stored_crs(gdf.crs):
         gdf = gdf.to_crs(STORED_CRS)
-    gdf = gdf.copy()
+    geoms = gdf.geometry
+    # column work on a plain DataFrame (a GeoDataFrame re-checks its geometry on every set)
+    df = pd.DataFrame({c: gdf[c].to_numpy(dtype=object) for c in gdf.columns
+                       if c != geoms.name}, index=gdf.index)
     for col in COLUMNS:
-        if col not in gdf.columns:
-            gdf[col] = None
+        if col not in df.columns:
+            df[col] = None
     for col in ("kind", "ownership", "status", "location_precision"):
-        gdf[col] = [norm_choice(v) for v in gdf[col]]
-    gdf["status"] = [v or "operating" for v in gdf["status"]]
-    gdf["location_precision"] = [v or "exact" for v in gdf["location_precision"]]
-    gdf["version"] = [parse_int(v)[0] or 1 for v in gdf["version"]]
-    gdf["updated_at"] = [clean_text(v) or now_iso() for v in gdf["updated_at"]]
-    if communes is not None and len(gdf):
-        where = _assign_communes(gdf.geometry, communes)
-        given = [clean_text(v) for v in gdf["commune_code"]]
-        gdf["commune_code"] = [g or w for g, w in zip(given, where["commune_code"], strict=True)]
-        prov = communes.attrs.get("province_of")
-        if prov is None:
-            prov = dict(zip(communes["commune_code"], communes["province_code"], strict=True))
-        gdf["province_code"] = [prov.get(c) for c in gdf["commune_code"]]
-    gdf["id"] = [clean_text(v) or _derived_id(r) for v, r in zip(gdf["id"], gdf.itertuples(),
-                                                                 strict=True)]
-    gdf = coerce_types(gdf)
-    return schema_columns(gdf, STORED_CRS)
+        df[col] = [norm_choice(v) for v in df[col]]
+    df["status"] = [v or "operating" for v in df["status"]]
+    df["location_precision"] = [v or "exact" for v in df["location_precision"]]
+    df["version"] = [parse_int(v)[0] or 1 for v in df["version"]]
+    df["updated_at"] = [clean_text(v) or now_iso() for v in df["updated_at"]]
+    if communes is not None and len(df):
+        where = _assign_communes(geoms, communes)
+        given = [clean_text(v) for v in df["commune_code"]]
+        df["commune_code"] = [g or w for g, w in zip(given, where["commune_code"], strict=True)]
+        codes = communes["commune_code"].to_numpy()
+        provs = communes["province_code"].to_numpy()
+        df["province_code"] = [provs[i[0]] if len(i := np.flatnonzero(codes == c)) else None
+                               for c in df["commune_code"]]
+    df["id"] = [clean_text(v) or _derived_id(n, k, g) for v, n, k, g in
+                zip(df["id"], df["name"], df["kind"], geoms, strict=True)]
+    df = coerce_types(df[list(COLUMNS)])
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms.to_numpy(), index=df.index,
+                                                        crs=STORED_CRS), crs=STORED_CRS)
+
+
+_STORED_CRS_OBJ: Any = None
+
+
+def _is_stored_crs(crs: Any) -> bool:
+    """``crs`` is EPSG:4326 (the pyproj object is built once: building it costs ~1 ms)."""
+    global _STORED_CRS_OBJ
+    if crs is None:
+        return False
+    if _STORED_CRS_OBJ is None:
+        from pyproj import CRS
+
+        _STORED_CRS_OBJ = CRS.from_user_input(STORED_CRS)
+    return crs is _STORED_CRS_OBJ or crs == _STORED_CRS_OBJ
 
 
 def schema_columns(gdf: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
@@ -662,9 +680,8 @@ def schema_columns(gdf: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
     return out if geom == "geometry" else out.rename_geometry("geometry")
 
 
-def _derived_id(row: Any) -> str:
-    g = row.geometry
-    text = f"{row.name}|{row.kind}|{g.x:.6f}|{g.y:.6f}"
+def _derived_id(name: Any, kind: Any, g: Any) -> str:
+    text = f"{name}|{kind}|{g.x:.6f}|{g.y:.6f}"
     return "imp-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
 
 

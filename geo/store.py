@@ -404,7 +404,12 @@ def _srs(con: sqlite3.Connection, srs_id: int | None) -> str | None:
         return None
     if str(row[0]).upper() == "EPSG":
         return f"EPSG:{int(row[1])}"
-    return row[2]
+    definition = str(row[2] or "").strip()
+    # GDAL's "Undefined SRS" (and any engineering LOCAL_CS) is no usable CRS, as GDAL reads it
+    if str(row[0]).upper() == "NONE" or definition.lower() in ("", "undefined") \
+            or definition.upper().startswith(("LOCAL_CS", "ENGCRS", "ENGINEERINGCRS")):
+        return None
+    return definition
 
 
 # --------------------------------------------------------------------------- the store object
@@ -417,6 +422,10 @@ class Store:
     ----------
     path : path
         The GeoPackage file.
+    synchronous : {'NORMAL', 'FULL'}
+        SQLite's ``synchronous`` for writes.  ``NORMAL`` (WAL): an acknowledged
+        edit survives a crash of the process; ``FULL`` also survives a power
+        cut, at one more disk flush per edit.
 
     Notes
     -----
@@ -424,9 +433,11 @@ class Store:
     inode, after a rebuild) or after a write through this object.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._local = threading.local()
+        self.synchronous = synchronous
         self._identity: tuple[int, int] | None = None
         self._layers: list[str] | None = None
         self._cleaned = False
@@ -466,9 +477,8 @@ class Store:
             self._cleaned = True
             remove_stale_temp_files(self.path)
         try:
-            with contextlib.closing(self._connect(readonly=True)) as con:
-                names = [str(r[0]) for r in con.execute(
-                    "SELECT table_name FROM gpkg_contents ORDER BY rowid")]
+            names = [str(r[0]) for r in self._conn().execute(
+                "SELECT table_name FROM gpkg_contents ORDER BY rowid")]
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: not a readable GeoPackage ({exc})") from exc
         with self._lock:
@@ -496,9 +506,8 @@ class Store:
             raise StoreError(
                 f"{self.path}: layer {layer!r} not in store (layers: {', '.join(names)})")
         try:
-            with contextlib.closing(self._connect(readonly=True)) as con:
-                df = read_table(con, layer, where=where, bbox=bbox, columns=columns,
-                                 read_geometry=read_geometry)
+            df = read_table(self._conn(), layer, where=where, bbox=bbox, columns=columns,
+                            read_geometry=read_geometry)
         except (sqlite3.Error, ValueError, shapely.errors.GEOSException) as exc:
             raise StoreError(f"{self.path}: cannot read layer {layer!r} ({exc})") from exc
         for col in df.columns:
@@ -509,30 +518,60 @@ class Store:
     def layer_stamp(self, layer: str) -> str:
         """``gpkg_contents.last_change`` of a layer ('' when unknown)."""
         try:
-            with contextlib.closing(self._connect(readonly=True)) as con:
-                row = con.execute("SELECT last_change FROM gpkg_contents WHERE table_name = ?",
-                                  (layer,)).fetchone()
+            row = self._conn().execute(
+                "SELECT last_change FROM gpkg_contents WHERE table_name = ?", (layer,)).fetchone()
             return "" if row is None else str(row[0])
-        except sqlite3.Error:
+        except (sqlite3.Error, DataSourceNotFoundError):
             return ""
 
-    # -- transactional writes
-    def _connect(self, *, readonly: bool = False) -> sqlite3.Connection:
-        if readonly:
-            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
-                                  timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-        else:
+    # -- connections
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection to the store (reopened when the file was replaced).
+
+        Connections are kept per thread: closing the last connection of a WAL
+        database checkpoints it, which would cost every edit a checkpoint.
+        Reads run in autocommit mode; opening does not change the file.
+        """
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise DataSourceNotFoundError(
+                f"{self.path}: store not found; build it with `planner data build`") from None
+        ident = (st.st_dev, st.st_ino)
+        local = self._local
+        con = getattr(local, "con", None)
+        if con is None or local.ident != ident:
+            if con is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    con.close()
             con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                   isolation_level=None, check_same_thread=False)
             con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            _register_functions(con)
+            con.row_factory = sqlite3.Row
+            local.con, local.ident, local.wal = con, ident, False
+        return con
+
+    def close(self) -> None:
+        """Close this thread's connection (others close with their threads)."""
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            self._local.con = None
+            con.close()
+
+    def _writer(self) -> sqlite3.Connection:
+        con = self._conn()
+        if not self._local.wal:
             mode = con.execute("PRAGMA journal_mode").fetchone()[0]
             if str(mode).lower() != "wal":
                 con.execute("PRAGMA journal_mode = WAL")
-            con.execute("PRAGMA synchronous = FULL")
-            _register_functions(con)
-        con.row_factory = sqlite3.Row
+            # WAL + NORMAL: a committed (acknowledged) transaction survives a crash of the
+            # process; only a power cut may lose the last ones, never corrupt the file.
+            con.execute(f"PRAGMA synchronous = {self.synchronous}")
+            self._local.wal = True
         return con
 
+    # -- transactional writes
     @contextlib.contextmanager
     def transaction(self) -> Iterator[StoreTransaction]:
         """A write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back on error.
@@ -547,7 +586,7 @@ class Store:
         """
         self.check()
         try:
-            con = self._connect()
+            con = self._writer()
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open for writing ({exc})") from exc
         try:
@@ -568,26 +607,24 @@ class Store:
                 self._forget()
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: write failed ({exc})") from exc
-        finally:
-            con.close()
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[StoreTransaction]:
-        """A read-only, consistent view (its reading methods only); never blocks writers."""
+        """A consistent read view (its reading methods only); never blocks writers."""
         self.check()
-        con = self._connect(readonly=True)
+        con = self._conn()
+        con.execute("BEGIN")
         try:
-            con.execute("BEGIN")
             yield StoreTransaction(con, self)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: read failed ({exc})") from exc
         finally:
-            con.close()
+            with contextlib.suppress(sqlite3.Error):
+                con.execute("COMMIT")
 
     def integrity_check(self) -> str:
         """``PRAGMA integrity_check`` (``'ok'`` for a sound file)."""
-        with contextlib.closing(self._connect(readonly=True)) as con:
-            return "\n".join(str(r[0]) for r in con.execute("PRAGMA integrity_check"))
+        return "\n".join(str(r[0]) for r in self._conn().execute("PRAGMA integrity_check"))
 
     # -- whole-file writes
     def replace_layers(self, layers: Mapping[str, pd.DataFrame]) -> Path:
