@@ -655,22 +655,28 @@ def to_schema(gdf: gpd.GeoDataFrame, communes: gpd.GeoDataFrame | None) -> gpd.G
                 zip(df["id"], df["name"], df["kind"], geoms, strict=True)]
     df = coerce_types(df[list(COLUMNS)])
     return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms.to_numpy(), index=df.index,
-                                                        crs=STORED_CRS), crs=STORED_CRS)
+                                                        crs=stored_crs()), crs=stored_crs())
 
 
 _STORED_CRS_OBJ: Any = None
 
 
-def _is_stored_crs(crs: Any) -> bool:
-    """``crs`` is EPSG:4326 (the pyproj object is built once: building it costs ~1 ms)."""
+def stored_crs() -> Any:
+    """The stored CRS (EPSG:4326) as one pyproj object (building one costs ~1 ms)."""
     global _STORED_CRS_OBJ
-    if crs is None:
-        return False
     if _STORED_CRS_OBJ is None:
         from pyproj import CRS
 
         _STORED_CRS_OBJ = CRS.from_user_input(STORED_CRS)
-    return crs is _STORED_CRS_OBJ or crs == _STORED_CRS_OBJ
+    return _STORED_CRS_OBJ
+
+
+def _is_stored_crs(crs: Any) -> bool:
+    """``crs`` is EPSG:4326."""
+    if crs is None:
+        return False
+    ref = stored_crs()
+    return crs is ref or crs == ref
 
 
 def schema_columns(gdf: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
@@ -951,12 +957,12 @@ def rows_to_points(
     if (lat_c is None or lon_c is None) and not has_address and not by_code:
         if "geometry" in cols and all(isinstance(g, BaseGeometry | type(None))
                                       for g in df["geometry"]):
-            return gpd.GeoDataFrame(df, geometry="geometry", crs=STORED_CRS), problems
+            return gpd.GeoDataFrame(df, geometry="geometry", crs=stored_crs()), problems
         problems.append({"file": file, "row": None, "field": "lat/lon",
                          "reason": "missing required columns: lat and lon "
                                    "(or commune_code, or commune/district/province to "
                                    "locate by name)"})
-        return gpd.GeoDataFrame(df, geometry=[None] * len(df), crs=STORED_CRS), problems
+        return gpd.GeoDataFrame(df, geometry=[None] * len(df), crs=stored_crs()), problems
     geoms: list[Point | None] = []
     extra = {"commune_code": [], "location_precision": []}
     for pos, (_, r) in enumerate(df.iterrows(), start=1):
@@ -1023,4 +1029,4 @@ def rows_to_points(
     out = df.drop(columns=[c for c in (lat_c, lon_c, "geometry") if c], errors="ignore").copy()
     for k, v in extra.items():
         out[k] = v
-    return gpd.GeoDataFrame(out, geometry=geoms, crs=STORED_CRS), problems
+    return gpd.GeoDataFrame(out, geometry=geoms, crs=stored_crs()), problems

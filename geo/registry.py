@@ -59,6 +59,7 @@ from geo.facilities import (
     require_crs,
     rows_to_points,
     schema_columns,
+    stored_crs,
     to_schema,
 )
 from geo.locate import Locator, locator_from_store
@@ -576,12 +577,12 @@ def _record_frame(record: Mapping[str, Any], store: Path,
             try:
                 geom = shape(geom)
             except Exception as exc:
-                return (gpd.GeoDataFrame(pd.DataFrame([rec]), geometry=[None], crs=STORED_CRS),
+                return (gpd.GeoDataFrame(pd.DataFrame([rec]), geometry=[None], crs=stored_crs()),
                         [{"file": "<record>", "row": 1, "field": "geometry",
                           "reason": f"not a GeoJSON geometry ({exc})"}])
         rec.pop("lon", None)
         rec.pop("lat", None)
-        return gpd.GeoDataFrame(pd.DataFrame([rec]), geometry=[geom], crs=STORED_CRS), []
+        return gpd.GeoDataFrame(pd.DataFrame([rec]), geometry=[geom], crs=stored_crs()), []
     df = pd.DataFrame([rec]).astype(object)
     locator = None
     if "lon" not in rec and "lat" not in rec and any(

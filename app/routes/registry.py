@@ -8,15 +8,16 @@ Validation, the audit record and the single atomic store write are done by
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import anyio
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Header, HTTPException, Path, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from app.routes._deps import ApiKeyDep, StateDep
@@ -83,6 +84,21 @@ def _feature_response(
         headers["ETag"] = etag
     return GeoJSONResponse(layer.features[position].encode("utf-8"), status_code=status,
                            headers=headers)
+
+
+async def _run_write(state: ServiceState, fn, *args: Any, **kwargs: Any) -> dict:  # noqa: ANN001
+    """Run :func:`_write` on the service's one registry-writer thread.
+
+    The store takes one write transaction at a time anyway; doing the
+    validation of queued edits one after the other (instead of on every
+    thread of the pool at once) leaves the pool and the interpreter free for
+    reads, so a burst of writes does not slow reads down.
+    """
+    limiter = state.extras.get("write_limiter")
+    if limiter is None:
+        limiter = state.extras.setdefault("write_limiter", anyio.CapacityLimiter(1))
+    return await anyio.to_thread.run_sync(
+        functools.partial(_write, state, fn, *args, **kwargs), limiter=limiter)
 
 
 def _write(state: ServiceState, fn, *args: Any, **kwargs: Any) -> dict:  # noqa: ANN001
@@ -180,7 +196,7 @@ async def create(
     record: dict[str, Any] = body.properties.model_dump(exclude_none=True)
     if body.geometry is not None:
         record["geometry"] = body.geometry.model_dump()
-    stored = await run_in_threadpool(_write, state, registry.create_facility, record, actor=actor)
+    stored = await _run_write(state, registry.create_facility, record, actor=actor)
     return _feature_response(state, stored["id"], request, 201)
 
 
@@ -208,9 +224,7 @@ async def update(
         changes["geometry"] = body.geometry.model_dump()
     if not changes:
         raise HTTPException(400, "nothing to change: give properties and/or a geometry")
-    await run_in_threadpool(
-        _write, state, registry.update_facility, fid, changes, version, actor=actor
-    )
+    await _run_write(state, registry.update_facility, fid, changes, version, actor=actor)
     return _feature_response(state, fid, request, 200)
 
 
@@ -232,7 +246,7 @@ async def close(
 ) -> GeoJSONResponse:
     """Mark a facility closed; it stays in the registry and the audit trail."""
     version = expected_version(if_match)
-    await run_in_threadpool(_write, state, registry.close_facility, fid, version, actor=actor)
+    await _run_write(state, registry.close_facility, fid, version, actor=actor)
     return _feature_response(state, fid, request, 200)
 
 
