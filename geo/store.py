@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -364,9 +365,19 @@ def read_table(
                          for g in geoms], dtype=bool)
         df = df[keep].reset_index(drop=True)
         geoms = geoms[keep]
-    crs = _srs(con, srs_id)
+    crs = _crs_object(_srs(con, srs_id))
     return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, index=df.index, crs=crs),
                             crs=crs)
+
+
+@functools.lru_cache(maxsize=32)
+def _crs_object(text: str | None) -> Any:
+    """One pyproj CRS per definition (building one costs about a millisecond)."""
+    if text is None:
+        return None
+    from pyproj import CRS
+
+    return CRS.from_user_input(text)
 
 
 def _typed_column(values: list, decl: str) -> Any:

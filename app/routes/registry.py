@@ -17,12 +17,13 @@ from urllib.parse import quote
 import anyio
 import numpy as np
 import pandas as pd
+import shapely
 from fastapi import APIRouter, Header, HTTPException, Path, Request
 from pydantic import BaseModel
 
 from app.routes._deps import ApiKeyDep, StateDep
 from app.routes._models import FacilityCreate, FacilityPatch, Feature
-from app.routes._state import COLLECTIONS, LayerIndex, ServiceState, index_layer
+from app.routes._state import COLLECTIONS, LayerIndex, ServiceState, _properties_json
 from app.routes.collections import GeoJSONResponse, facility_etag
 from geo import registry
 from geo._errors import NotFoundError
@@ -120,6 +121,21 @@ def _write(state: ServiceState, fn, *args: Any, **kwargs: Any) -> dict:  # noqa:
     return stored
 
 
+def _index_one(row: pd.DataFrame, spec: Any) -> LayerIndex:
+    """:func:`app.routes._state.index_layer` for one row read from the store (EPSG:4326)."""
+    row = row.reset_index(drop=True)
+    fids = row[spec.fid].astype(str).to_numpy()
+    geoms = row.geometry.to_numpy()
+    geom_json = shapely.to_geojson(geoms)
+    props = _properties_json(pd.DataFrame(row.drop(columns=row.geometry.name)))
+    features = ['{"type":"Feature","id":' + json.dumps(f, ensure_ascii=False) + ',"geometry":'
+                + (g if g is not None else "null") + ',"properties":' + p + "}"
+                for f, g, p in zip(fids, geom_json, props, strict=True)]
+    values = {c: row[c].astype(str).to_numpy() for c in spec.filters if c in row.columns}
+    return LayerIndex(gdf=row, fids=fids, features=features, bounds=shapely.bounds(geoms),
+                      geoms=geoms, values=values, position={}, extent=None)
+
+
 def _refresh(state: ServiceState, fid: str) -> None:
     """Re-read one facility from the store and splice it into the in-memory index."""
     layer = state.layers.get("facilities")
@@ -131,7 +147,7 @@ def _refresh(state: ServiceState, fid: str) -> None:
     if len(row) != 1:
         state.reload("facilities")
         return
-    one = index_layer(row, COLLECTIONS["facilities"])
+    one = _index_one(row, COLLECTIONS["facilities"])
     gdf = layer.gdf
     pos = layer.position.get(fid)
     row = row.set_axis([pos if pos is not None else len(gdf)])
