@@ -280,7 +280,8 @@ def kill_trials(store: Path, work: Path, trials: int, edits: int, rate: float,
         server = Server(store, work / "serve.log")
         starts.append(server.start_seconds)
         acked: list[tuple[str, int, int]] = []
-        stop_after = rnd.uniform(0.05, 1.0) * edits / max(rate, 1.0)
+        # kill at a random moment of the stream (its expected length at ``rate``)
+        stop_after = rnd.uniform(0.02, 1.0) * edits / max(rate, 1.0)
 
         def stream(srv: Server = server, out: list = acked, trial: int = trial) -> None:
             conn = srv.conn()
@@ -315,6 +316,10 @@ def kill_trials(store: Path, work: Path, trials: int, edits: int, rate: float,
             "server_start_s_median": round(_pct(starts, 50), 1)}
 
 
+class _Skip(Exception):
+    """Skip the timed parts (``--kill-only``)."""
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--store", type=Path, default=ROOT / "data" / "planner.gpkg")
@@ -324,6 +329,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--trials", type=int, default=30, help="kill -9 trials (0: skip)")
     ap.add_argument("--edits", type=int, default=1000, help="edits per kill -9 stream")
     ap.add_argument("--seed", type=int, default=12)
+    ap.add_argument("--kill-only", action="store_true",
+                    help="only the kill -9 trials (run them under `nice`: no timing target)")
+    ap.add_argument("--rate", type=float, default=60.0,
+                    help="edits/s assumed to spread the kills over a stream with --kill-only")
     args = ap.parse_args(argv)
     if not args.store.exists():
         raise SystemExit(f"{args.store}: no store; build it with `planner data build`")
@@ -332,8 +341,12 @@ def main(argv: list[str] | None = None) -> dict:
         store = work / "planner.gpkg"
         shutil.copyfile(args.store, store)
         os.chmod(store, 0o644)
-        server = Server(store, work / "serve.log")
+        single: dict = {"edits_per_s": args.rate}
+        conc = None
+        server = None if args.kill_only else Server(store, work / "serve.log")
         try:
+            if server is None:
+                raise _Skip
             fids = facility_ids(store)
             single = single_client(server, fids[0], args.single)
             print(f"single client: {single['edits_per_s']} acknowledged edits/s "
@@ -346,8 +359,11 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"reads: idle p99 {conc['read_idle_p99_ms']} ms, during the burst p99 "
                   f"{conc['read_busy_p99_ms']} ms (x{conc['read_ratio']}, "
                   f"{conc['read_busy_n']} reads)", flush=True)
+        except _Skip:
+            pass
         finally:
-            server.stop()
+            if server is not None:
+                server.stop()
         kills = None
         if args.trials:
             print(f"kill -9: {args.trials} trials of up to {args.edits} edits", flush=True)
