@@ -316,7 +316,7 @@ def kill_trials(store: Path, work: Path, trials: int, edits: int, rate: float,
             "server_start_s_median": round(_pct(starts, 50), 1)}
 
 
-class _Skip(Exception):
+class _SkipTimedError(Exception):
     """Skip the timed parts (``--kill-only``)."""
 
 
@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> dict:
         server = None if args.kill_only else Server(store, work / "serve.log")
         try:
             if server is None:
-                raise _Skip
+                raise _SkipTimedError
             fids = facility_ids(store)
             single = single_client(server, fids[0], args.single)
             print(f"single client: {single['edits_per_s']} acknowledged edits/s "
@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"reads: idle p99 {conc['read_idle_p99_ms']} ms, during the burst p99 "
                   f"{conc['read_busy_p99_ms']} ms (x{conc['read_ratio']}, "
                   f"{conc['read_busy_n']} reads)", flush=True)
-        except _Skip:
+        except _SkipTimedError:
             pass
         finally:
             if server is not None:
