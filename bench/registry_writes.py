@@ -288,7 +288,7 @@ def kill_trials(store: Path, work: Path, trials: int, edits: int, rate: float,
             tags = {f: etag_of(conn, f) for f in fids}
             for i in range(edits):
                 fid = fids[i % len(fids)]
-                value = trial * 100_000 + i
+                value = (trial * 1000 + i) % 100_000  # within the capacity limit
                 try:
                     _, tag = edit(conn, fid, tags[fid], value)
                 except Exception:  # noqa: BLE001 - the server was killed
