@@ -35,6 +35,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from geo._errors import CRSError, InvalidDataError
+from geo.facilities import offers
 from geo.network import TravelNetwork
 
 __all__ = [
@@ -144,12 +145,13 @@ def _path_flags(flag: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """
     f = flag.copy()
     p = pred.astype(np.int64, copy=True)
-    active = np.nonzero(p >= 0)[0]
+    # a node already flagged stays flagged: only the others need to jump
+    active = np.nonzero((p >= 0) & ~f)[0]
     while len(active):
         pa = p[active]
         f[active] |= f[pa]
         p[active] = p[pa]
-        active = active[p[active] >= 0]
+        active = active[(p[active] >= 0) & ~f[active]]
     return f
 
 
@@ -242,7 +244,7 @@ def _nearest_from_snapped(
         fidx[reach] = src[on[reach]]
         model[reach] = _model_labels(uses[on[reach]])
     # -- straight line, off-road only ------------------------------------------------
-    if allow_straight_line:
+    if allow_straight_line and (network.straight_line_trips or network.is_empty):
         d, j = cKDTree(fac.xy).query(origins.xy)
         sl = network.offroad_seconds(d)
         better = sl < seconds
@@ -319,6 +321,7 @@ def od_matrix(
     limit_s: float | None = None,
     *,
     allow_straight_line: bool = True,
+    with_model: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Origin x destination travel times (for siting and E2SFCA).
 
@@ -335,6 +338,9 @@ def od_matrix(
         Search horizon in seconds; pairs beyond it are ``inf``.
     allow_straight_line : bool
         Compare with the pure straight-line off-road trip (default).
+    with_model : bool
+        Label every pair with its travel model (default); False skips the path walk
+        (faster) and labels reached pairs ``'network'``.
 
     Returns
     -------
@@ -360,16 +366,22 @@ def od_matrix(
         block = 64
         for start in range(0, len(uniq), block):
             rows = uniq[start:start + block]
-            dist, pred = csgraph.dijkstra(graph, directed=True, indices=rows,
-                                          return_predecessors=True, limit=lim)
+            if with_model:
+                dist, pred = csgraph.dijkstra(graph, directed=True, indices=rows,
+                                              return_predecessors=True, limit=lim)
+            else:
+                dist = csgraph.dijkstra(graph, directed=True, indices=rows, limit=lim)
             sub = (inv >= start) & (inv < start + len(rows))
             for k in np.nonzero(sub)[0]:
                 s_i = ok_src[k]
                 r = inv[k] - start
                 t = dist[r, tgt_pts.node[ok_tgt]] + src_pts.offroad_s[s_i] \
                     + tgt_pts.offroad_s[ok_tgt]
-                uses = _path_flags(flag, pred[r])[tgt_pts.node[ok_tgt]]
-                labels = _model_labels(uses)
+                if with_model:
+                    uses = _path_flags(flag, pred[r])[tgt_pts.node[ok_tgt]]
+                    labels = _model_labels(uses)
+                else:
+                    labels = "network"
                 if from_dest:
                     seconds[ok_tgt, s_i] = t
                     model[ok_tgt, s_i] = labels
@@ -377,7 +389,8 @@ def od_matrix(
                     seconds[s_i, ok_tgt] = t
                     model[s_i, ok_tgt] = labels
         model[~np.isfinite(seconds)] = None
-    if n_o and n_d and allow_straight_line:
+    if n_o and n_d and allow_straight_line and (network.straight_line_trips
+                                                or network.is_empty):
         diff = o.xy[:, None, :] - d.xy[None, :, :]
         sl = network.offroad_seconds(np.hypot(diff[..., 0], diff[..., 1]))
         better = sl < seconds
@@ -492,10 +505,9 @@ def commune_access(
                  if "location_precision" in fac.columns
                  else np.full(len(fac), None, dtype=object))
     approx = np.array([p not in ("exact",) for p in precision], dtype=bool)
-    kind_arr = fac["kind"].astype(str).to_numpy()
     frames = []
     for kind in [*wanted, "any"]:
-        sel = np.ones(len(fac), bool) if kind == "any" else kind_arr == kind
+        sel = np.ones(len(fac), bool) if kind == "any" else offers(fac, kind).to_numpy()
         sub = Snapped(f_all.xy[sel], f_all.node[sel], f_all.distance_m[sel],
                       f_all.offroad_s[sel])
         secs, fidx, model = _nearest_from_snapped(network, o, sub, ids[sel], limit_s)

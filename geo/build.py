@@ -242,7 +242,7 @@ def build_store(
             facilities, fac_rep = seed_registry(
                 paths["facilities/registry_sourced.csv"],
                 paths["facilities/osm_pois_social_health_civic.gpkg"],
-                communes, units, xw)
+                communes, units, xw, **_additions(sources, seed_registry))
     finally:
         steps.close()
 
@@ -308,6 +308,8 @@ def build_store(
     }
     if kept is not None and audit is not None:
         layers["facility_audit"] = audit
+    if keep_registry:
+        layers.update(_kept_projects(store))
     report = {
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "sources": str(Path(sources).resolve()),
@@ -337,6 +339,34 @@ def build_store(
     report["total_seconds"] = round(time.perf_counter() - started, 2)
     _write_json(report_path(store), report)
     return report
+
+
+#: The second search of public pages (optional source; applied by the registry seed).
+ADDITIONS = "facilities/registry_sourced_additions_2026-12.csv"
+
+
+def _additions(sources: str | os.PathLike, seed: Callable) -> dict:
+    """``{"additions_csv": path}`` when the additions file exists and ``seed`` takes it."""
+    import inspect
+
+    path = Path(sources) / ADDITIONS
+    takes = "additions_csv" in inspect.signature(seed).parameters
+    return {"additions_csv": path} if path.is_file() and takes else {}
+
+
+def _kept_projects(store: str | os.PathLike) -> dict[str, pd.DataFrame]:
+    """The named-project tables of an existing store (planners' work, kept on rebuild)."""
+    from geo.projects import AUDIT_LAYER, LAYER
+
+    path = Path(store)
+    if not path.is_file():
+        return {}
+    try:
+        names = [str(n) for n, _ in pyogrio.list_layers(path)]
+    except Exception:  # an unreadable old store has nothing to keep
+        return {}
+    return {n: pd.DataFrame(pyogrio.read_dataframe(path, layer=n, read_geometry=False))
+            for n in (LAYER, AUDIT_LAYER) if n in names}
 
 
 def _kept_registry(
@@ -418,6 +448,14 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
                                                        fac.get("placed", {}).items())))
         rows.append(("registry rows unplaced", str(len(fac.get("unplaced", [])))))
         rows.append(("OSM facilities kept", str(fac.get("osm_kept", 0))))
+        add = fac.get("additions")
+        if add:
+            rows.append(("registry additions applied", ", ".join(
+                f"{k} {v}" for k, v in add["by_relation"].items())
+                + f" (unmatched {len(add['unmatched'])}, unplaced {len(add['unplaced'])})"))
+        if fac.get("by_precision"):
+            rows.append(("facilities by location precision", ", ".join(
+                f"{k} {v}" for k, v in fac["by_precision"].items())))
     for f in report.get("fallbacks", []):
         rows.append(("fallback", f))
     if "total_seconds" in report:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from typing import Any
 import pandas as pd
 
 from geo._errors import InvalidDataError
-from geo.facilities import KIND_LABELS, KINDS
+from geo.facilities import KIND_LABELS, KINDS, offers, parse_services
 from geo.names import fold
 from geo.plans import (
     BENEFICIARY_GROUPS,
@@ -46,6 +46,8 @@ from geo.plans import (
     CapacityRangeTarget,
     FacilityCountTarget,
     FacilityShareTarget,
+    NamedFacilitiesTarget,
+    NamedFacility,
     PerFacilityCapacityTarget,
     Plan,
     VisionCoverageTarget,
@@ -64,7 +66,8 @@ __all__ = [
     "vision_access",
 ]
 
-STATUSES: tuple[str, ...] = ("met", "not_met", "unknown")
+#: ``overdue``: the deadline has passed and the target was not met when last measured.
+STATUSES: tuple[str, ...] = ("met", "not_met", "overdue", "unknown")
 
 COUNTING_RULE = (
     "Counted: operating facilities; planned or under-construction facilities only when the "
@@ -98,7 +101,17 @@ class TargetResult:
     due: str = ""
     clause_section: str = ""
     clause_quote: str = ""
+    clause_document: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    note: str | None = None
+    caveats: list[str] = field(default_factory=list)
+    measured_on: str = ""
+    deadline_passed: bool = False
+    registry_gap: list[str] = field(default_factory=list)
+    series: str | None = None
+    projects: list[dict[str, Any]] = field(default_factory=list)
+    projected: str = ""
+    on_track: bool | None = None
 
 
 @dataclass
@@ -117,9 +130,15 @@ class ComplianceReport:
     counting_rule: str
     results: list[TargetResult]
     notes: list[str] = field(default_factory=list)
+    plan_notes: list[str] = field(default_factory=list)
+    text_ends: str | None = None
+    measured_on: str = ""
+    registry_gaps: list[dict[str, Any]] = field(default_factory=list)
+    projects: list[dict[str, Any]] = field(default_factory=list)
+    trajectories: list[dict[str, Any]] = field(default_factory=list)
 
     def status_counts(self) -> dict[str, int]:
-        """Number of targets per status (``met``, ``not_met``, ``unknown``)."""
+        """Number of targets per status (``met``, ``not_met``, ``overdue``, ``unknown``)."""
         counts = dict.fromkeys(STATUSES, 0)
         for r in self.results:
             counts[r.status] += 1
@@ -139,7 +158,8 @@ class ComplianceReport:
 _FAC_REQUIRED = ("kind", "status", "commune_code")
 _FAC_OPTIONAL = (
     "id", "name", "capacity", "ownership", "meets_accessibility_criteria", "strengthened",
-    "province_code", "location_precision", "planned_year",
+    "province_code", "location_precision", "planned_year", "services", "capacity_as_of",
+    "capacity_type", "updated_at",
 )
 
 
@@ -260,8 +280,12 @@ def _select_facilities(
 
 
 def _filter(df: pd.DataFrame, kinds: list[str], ownership: str | None = None) -> pd.DataFrame:
+    """Facilities offering any of ``kinds`` (main kind or ``services``), of ``ownership``."""
     if kinds:
-        df = df[df["kind"].isin(kinds)]
+        mask = pd.Series(False, index=df.index)
+        for k in kinds:
+            mask |= offers(df, k)
+        df = df[mask]
     if ownership:
         df = df[df["ownership"] == ownership]
     return df
@@ -282,6 +306,7 @@ def _due(year: int, ref_year: int) -> str:
 
 
 def _result(tg: Any, /, **kw: Any) -> TargetResult:
+    caveats = kw.pop("caveats", [])
     return TargetResult(
         target_id=tg.id,
         type=tg.type,
@@ -291,6 +316,10 @@ def _result(tg: Any, /, **kw: Any) -> TargetResult:
         year=tg.year,
         clause_section=tg.clause.section,
         clause_quote=tg.clause.quote,
+        clause_document=tg.clause.document or "",
+        note=tg.note,
+        series=tg.series,
+        caveats=[*([tg.note] if tg.note else []), *tg.caveats, *caveats],
         **kw,
     )
 
@@ -312,22 +341,116 @@ def _eval_facility_count(t: FacilityCountTarget, fac: pd.DataFrame) -> TargetRes
         short = t.min - n
         status = "not_met"
         gap = f"{short} more {owner}{_kinds_phrase(t.kinds, plural=short != 1)}"
+    multi = [str(r["name"]) for _, r in sel.iterrows()
+             if t.kinds and r["kind"] not in t.kinds]
+    caveats = _location_caveat(sel)
+    if multi:
+        caveats.append("Counted through their services list (main kind is another): "
+                       + "; ".join(multi) + ".")
     return _result(
         t, target=target_text, measured=float(n),
         measured_text=f"{n} {owner}{_kinds_phrase(t.kinds, plural=n != 1)}",
-        status=status, gap=gap, basis="facility registry (counted facilities)",
-        details={"facilities": sel["name"].astype(str).tolist()},
+        status=status, gap=gap, basis="facility registry (counted facilities, main kind or "
+        "services)", details={"facilities": sel["name"].astype(str).tolist()},
+        caveats=caveats,
     )
 
 
-def _capacity_sum(sel: pd.DataFrame) -> tuple[float, pd.DataFrame]:
-    known = sel["capacity"].notna()
-    return float(sel.loc[known, "capacity"].sum()), sel[~known]
+def capacity_for(row: Any, kinds: Iterable[str] | None) -> float | None:
+    """The capacity of one facility for ``kinds`` (all of it when ``kinds`` is empty).
+
+    A facility whose kinds (main ``kind`` and ``services``) all lie in ``kinds``
+    counts with its whole ``capacity``; otherwise the per-service capacities of
+    the wanted kinds are summed (the main kind's share is the capacity left by
+    the other services when they are all known).  ``None`` when not recorded.
+    """
+    cap = row["capacity"]
+    cap = None if cap is None or pd.isna(cap) else float(cap)
+    kinds = set(kinds or ())
+    services = parse_services(row.get("services"))[0]
+    offered = {row["kind"]} | {k for k, _ in services}
+    if not kinds or offered <= kinds:
+        return cap
+    per = dict(services)
+    total = 0.0
+    for k in offered & kinds:
+        c = per.get(k)
+        if c is None and k == row["kind"] and cap is not None:
+            others = [per.get(o) for o in offered - {k}]
+            c = cap - sum(others) if all(o is not None for o in others) else None
+        if c is None:
+            return None
+        total += c
+    return total
+
+
+def _capacity_sum(sel: pd.DataFrame, kinds: Iterable[str] | None = None
+                  ) -> tuple[float, pd.DataFrame]:
+    caps = pd.Series([capacity_for(r, kinds) for _, r in sel.iterrows()], index=sel.index,
+                     dtype=float)
+    known = caps.notna()
+    return float(caps[known].sum()), sel[~known]
+
+
+def _capacity_caveat(sel: pd.DataFrame) -> str | None:
+    """Say what the capacity figures of ``sel`` are: design capacity or people in care, when."""
+    sel = sel[sel["capacity"].notna()]
+    if sel.empty:
+        return None
+    parts = []
+    for typ, label in (("in_care", "people in care on a date"),
+                       ("design", "design capacity (places)")):
+        sub = sel[sel["capacity_type"] == typ]
+        if len(sub):
+            years = sorted({str(y)[:4] for y in sub["capacity_as_of"].dropna()})
+            when = f" (as of {', '.join(years)})" if years else ""
+            undated = int(sub["capacity_as_of"].isna().sum())
+            und = f", {undated} undated" if undated else ""
+            noun = "facility" if len(sub) == 1 else "facilities"
+            parts.append(f"{label} for {len(sub)} {noun}{when}{und}")
+    untyped = int(sel["capacity_type"].isna().sum())
+    if untyped:
+        noun = "facility" if untyped == 1 else "facilities"
+        parts.append(f"type and date not stated for {untyped} {noun}")
+    return "Capacity figures: " + "; ".join(parts) + "."
+
+
+def _location_caveat(sel: pd.DataFrame) -> list[str]:
+    approx = sel[sel["location_precision"].isin(["district", "province"])]
+    if approx.empty:
+        return []
+    return [f"{len(approx)} of {len(sel)} facilities measured here are located only to their "
+            f"district or province (approximate territory): {_names(approx)}."]
+
+
+def _gap_hint(label: str, plan_ref: str) -> str:
+    return (f"Registry gap? {plan_ref} names or presumes '{label}', which the registry lacks in "
+            "this territory: 'not met' may mean 'not recorded', not 'does not exist' — add it "
+            "(planner facilities import) if it exists.")
+
+
+def _find_named(fac: pd.DataFrame, named: Any) -> pd.DataFrame:
+    """Rows of ``fac`` a named facility designates: by registry id, else by name."""
+    ids = list(getattr(named, "registry_ids", []) or [])
+    if ids:
+        hit = fac[fac["id"].astype(str).isin(ids)]
+        if not hit.empty:
+            return hit
+    match = list(getattr(named, "match", []) or [])
+    if not match:
+        return fac.iloc[0:0]
+    folded = fac["name"].astype(str).map(fold)
+    pattern = "|".join(rf"(?<!\w){re.escape(fold(m))}(?!\w)" for m in match)
+    return fac[folded.str.contains(pattern, regex=True)]
 
 
 def _eval_capacity_range(t: CapacityRangeTarget, fac: pd.DataFrame) -> TargetResult:
     sel = _filter(fac, t.kinds)
-    total, unknown_cap = _capacity_sum(sel)
+    total, unknown_cap = _capacity_sum(sel, t.kinds)
+    caveats = _location_caveat(sel)
+    cap_note = _capacity_caveat(sel)
+    if cap_note:
+        caveats.append(cap_note)
     rng = f"{_n(t.min)}–{_n(t.max)}" if t.max is not None else f"≥ {_n(t.min)}"
     target_text = f"{rng} {t.unit_en} ({t.unit_vi})"
     measured_text = (f"{_n(total)} {t.unit_en} in {len(sel)} "
@@ -349,21 +472,34 @@ def _eval_capacity_range(t: CapacityRangeTarget, fac: pd.DataFrame) -> TargetRes
         gap = (f"known capacity short by {_n(t.min - total)} places; "
                f"{len(unknown_cap)} facilities have no recorded capacity")
         measured_text = f"at least {measured_text}"
-        missing = f"the capacity of {len(unknown_cap)} facilities: {_names(unknown_cap)}"
+        noun = "facility" if len(unknown_cap) == 1 else "facilities"
+        missing = f"the capacity of {len(unknown_cap)} {noun}: {_names(unknown_cap)}"
     return _result(
         t, target=target_text, measured=total, measured_text=measured_text, status=status,
-        gap=gap, missing=missing, basis="sum of registry capacity of counted facilities",
+        gap=gap, missing=missing, basis="sum of registry capacity of counted facilities "
+        "(per-service capacity for multi-service facilities)", caveats=caveats,
     )
 
 
-def _eval_facility_share(t: FacilityShareTarget, fac: pd.DataFrame) -> TargetResult:
+def _eval_facility_share(t: FacilityShareTarget, fac: pd.DataFrame,
+                         issued: _dt.date | None = None) -> TargetResult:
     sel = _filter(fac, t.kinds, t.ownership)
+    caveats = _location_caveat(sel)
+    if t.existing_only:
+        sel = sel[sel["status"] == "operating"]
+        when = issued.strftime("%d/%m/%Y") if issued else "the plan's issue"
+        caveats.append(
+            f"Only facilities existing ('hiện có') when the plan was issued ({when}) count: "
+            "planned and under-construction facilities are excluded; the registry records no "
+            "opening dates, so a facility opened after the plan cannot be told apart.")
     crit_label = {
         "meets_accessibility_criteria": "meeting the accessibility criteria",
         "strengthened": "strengthened (quality and capacity)",
     }[t.criterion]
     who = "non-public facilities" if t.ownership == "non_public" else (
         "public facilities" if t.ownership == "public" else _kinds_phrase(t.kinds))
+    if t.existing_only:
+        who = "existing " + who
     target_text = f"≥ {t.min_percent:g}% of {who} {crit_label}"
     n = len(sel)
     if n == 0:
@@ -371,7 +507,7 @@ def _eval_facility_share(t: FacilityShareTarget, fac: pd.DataFrame) -> TargetRes
             t, target=target_text, measured=None, measured_text=f"no {who} counted",
             status="unknown", gap="cannot be assessed",
             missing=f"{who} in the facility registry for this territory",
-            basis="facility registry",
+            basis="facility registry", caveats=caveats,
         )
     vals = sel[t.criterion]
     yes = int(sum(v is True for v in vals))
@@ -398,6 +534,7 @@ def _eval_facility_share(t: FacilityShareTarget, fac: pd.DataFrame) -> TargetRes
     return _result(
         t, target=target_text, measured=round(lo, 2), measured_text=measured_text,
         status=status, gap=gap, missing=missing, basis=f"registry field '{t.criterion}'",
+        caveats=caveats,
     )
 
 
@@ -406,10 +543,8 @@ def _eval_per_facility(t: PerFacilityCapacityTarget, fac: pd.DataFrame) -> Targe
     rows: list[tuple[str, float | None]] = []
     not_found: list[str] = []
     if t.facilities:
-        folded = fac["name"].astype(str).map(fold)
         for named in t.facilities:
-            pattern = "|".join(rf"(?<!\w){re.escape(fold(m))}(?!\w)" for m in named.match)
-            hit = fac[folded.str.contains(pattern, regex=True)]
+            hit = _find_named(fac, named)
             if hit.empty:
                 not_found.append(named.label)
             for _, r in hit.iterrows():
@@ -441,12 +576,53 @@ def _eval_per_facility(t: PerFacilityCapacityTarget, fac: pd.DataFrame) -> Targe
     else:
         status = "met"
     gap = "; ".join(parts) if parts else ("none" if status == "met" else "cannot be assessed")
+    names = {n for n, _ in rows}
+    measured_rows = fac[fac["name"].astype(str).isin(names)]
+    caveats = _location_caveat(measured_rows)
+    cap_note = _capacity_caveat(measured_rows)
+    if cap_note:
+        caveats.append(cap_note)
     return _result(
         t, target=target_text, measured=measured, measured_text=measured_text, status=status,
         gap=gap, missing="; ".join(missing_bits) or None,
         basis="registry capacity of the named facilities" if t.facilities
         else "registry capacity per facility",
-        details={"not_found": not_found},
+        details={"not_found": not_found}, caveats=caveats,
+        registry_gap=[f"'{n}' is named by the plan but not found in the registry"
+                      for n in not_found],
+    )
+
+
+def _eval_named(t: NamedFacilitiesTarget, fac: pd.DataFrame) -> TargetResult:
+    service = f" giving {t.service_en}" if t.service_en else ""
+    target_text = (f"the {len(t.facilities)} named facilities{service}: "
+                   + "; ".join(n.label for n in t.facilities))
+    found: list[str] = []
+    not_found: list[str] = []
+    hits = []
+    for named in t.facilities:
+        hit = _find_named(fac, named)
+        hits.append(hit)
+        (found if not hit.empty else not_found).append(named.label)
+    n = len(found)
+    status = "met" if not not_found else "not_met"
+    gap = "none" if status == "met" else (
+        f"{len(not_found)} named {'facility' if len(not_found) == 1 else 'facilities'} not in "
+        "the registry: " + "; ".join(not_found))
+    measured_rows = pd.concat(hits) if hits else fac.iloc[0:0]
+    caveats = _location_caveat(measured_rows)
+    if t.service_en:
+        caveats.append(f"The registry does not record whether a facility gives {t.service_en}: "
+                       "the named facilities are checked to exist, not the service.")
+    return _result(
+        t, target=target_text, measured=float(n),
+        measured_text=f"{n} of {len(t.facilities)} found: " + ("; ".join(
+            f"{lbl} → {', '.join(h['name'].astype(str))}" for lbl, h in
+            zip([x.label for x in t.facilities], hits, strict=True) if not h.empty) or "none"),
+        status=status, gap=gap, basis="facility registry (named facilities, by registry id "
+        "or name)", details={"found": found, "not_found": not_found}, caveats=caveats,
+        registry_gap=[f"'{n}' is named by the plan but not found in the registry"
+                      for n in not_found],
     )
 
 
@@ -454,11 +630,18 @@ def _eval_beneficiary(t: BeneficiaryShareTarget, fac: pd.DataFrame,
                       beneficiaries: pd.DataFrame | None, communes: set[str],
                       national: bool) -> TargetResult:
     grp = BENEFICIARY_GROUPS[t.group]
-    level = " (comprehensive services)" if t.service == "comprehensive" else ""
-    target_text = f"≥ {t.min_percent:g}% of {grp.label_en}{level}"
+    level = {"comprehensive": " given comprehensive services",
+             "on_time": " whose measure was carried out on time"}.get(t.service, "")
+    of_whom = " among those served" if t.denominator == "served" else ""
+    target_text = f"≥ {t.min_percent:g}% of {grp.label_en}{level}{of_whom}"
     register = (f"a beneficiary register by commune: people in need in group "
                 f"'{t.group}' ({grp.label_vi})")
-    served_col = "people_served_comprehensive" if t.service == "comprehensive" else "people_served"
+    served_col = {"comprehensive": "people_served_comprehensive",
+                  "on_time": "people_served_on_time"}.get(t.service, "people_served")
+    if t.service == "on_time":
+        register += " and the number whose measure was carried out on time (people_served_on_time)"
+    if t.denominator == "served":
+        register += " and the number served (people_served), the base of the share"
     if beneficiaries is None:
         return _result(t, target=target_text, measured=None, measured_text="not measured",
                        status="unknown", gap="cannot be assessed", missing=register,
@@ -473,8 +656,19 @@ def _eval_beneficiary(t: BeneficiaryShareTarget, fac: pd.DataFrame,
                        missing=register + " for the communes of this territory",
                        basis="beneficiary register")
     need = int(ben["people_in_need"].sum())
+    base_col = "people_served" if t.denominator == "served" else "people_in_need"
+    if t.denominator == "served" and not (
+            base_col in ben.columns and ben[base_col].notna().all()
+            and int(ben[base_col].sum()) > 0):
+        return _result(t, target=target_text, measured=None,
+                       measured_text=f"{_n(need)} people in need; number served not recorded",
+                       status="unknown", gap="cannot be assessed",
+                       missing="the number served ('people_served') in the beneficiary "
+                               "register for every commune: the share is of those served",
+                       basis="beneficiary register")
     if served_col in ben.columns and ben[served_col].notna().all():
         served = int(ben[served_col].sum())
+        need = int(ben[base_col].sum())
         share = 100 * served / need
         if share >= t.min_percent:
             status, gap = "met", "none"
@@ -485,22 +679,22 @@ def _eval_beneficiary(t: BeneficiaryShareTarget, fac: pd.DataFrame,
         return _result(
             t, target=target_text, measured=round(share, 2),
             measured_text=f"{_n(served)} of {_n(need)} people ({_pct(share)})",
-            status=status, gap=gap, basis=f"beneficiary register ({served_col})",
+            status=status, gap=gap, basis=f"beneficiary register ({served_col} / {base_col})",
         )
     kinds = grp.capacity_kinds if t.capacity_kinds is None else tuple(t.capacity_kinds)
     partial = served_col in ben.columns and ben[served_col].notna().any()
     col_missing = (f"the number served ('{served_col}') in the beneficiary register"
                    + (" for every commune" if partial else ""))
-    if t.service == "comprehensive" or not kinds:
-        why = ("comprehensive services cannot be estimated from capacity"
-               if t.service == "comprehensive" else
-               "this group is not served through facility places")
+    if t.service != "any" or not kinds:
+        why = {"comprehensive": "comprehensive services cannot be estimated from capacity",
+               "on_time": "timeliness cannot be estimated from capacity"}.get(
+            t.service, "this group is not served through facility places")
         return _result(t, target=target_text, measured=None,
                        measured_text=f"{_n(need)} people in need; served not recorded",
                        status="unknown", gap="cannot be assessed", missing=col_missing,
                        basis=f"beneficiary register; {why}")
     sel = _filter(fac, list(kinds))
-    cap, unknown_cap = _capacity_sum(sel)
+    cap, unknown_cap = _capacity_sum(sel, kinds)
     share = 100 * min(cap, need) / need
     basis = (f"ESTIMATE (capacity-based): {_n(cap)} places in {len(sel)} "
              f"{_kinds_phrase(kinds)} for {_n(need)} people in need")
@@ -517,22 +711,35 @@ def _eval_beneficiary(t: BeneficiaryShareTarget, fac: pd.DataFrame,
         gap = "cannot be assessed"
         missing = (f"{col_missing}, or the capacity of {len(unknown_cap)} facilities: "
                    f"{_names(unknown_cap)}")
+    caveats = ["Estimate: the share served is taken as facility places over people in need "
+               "(capacity-based), not a count of people served."]
+    cap_note = _capacity_caveat(sel)
+    if cap_note:
+        caveats.append(cap_note)
     return _result(t, target=target_text, measured=round(share, 2), measured_text=measured_text,
-                   status=status, gap=gap, missing=missing, estimate=True, basis=basis)
+                   status=status, gap=gap, missing=missing, estimate=True, basis=basis,
+                   caveats=caveats + _location_caveat(sel))
 
 
 def _eval_vision(t: VisionCoverageTarget, access: pd.DataFrame | None,
-                 territory_communes: pd.DataFrame) -> TargetResult:
+                 territory_communes: pd.DataFrame, national: bool = False) -> TargetResult:
     what = _kinds_phrase(t.kinds, plural=False)
     thr_txt = f"{t.threshold_minutes:g} min" if t.threshold_minutes else "the travel-time threshold"
     target_text = f"{t.min_percent:g}% of communes served by a {what} within {thr_txt}"
+    caveats = [] if (t.threshold_minutes or t.note) else [
+        "The plan gives no travel-time threshold: 'served' is judged at the threshold of the "
+        "accessibility analysis."]
     if access is None:
+        missing = ("travel times from every commune to the nearest facility "
+                   "(the accessibility analysis: commune access table)")
+        if national:
+            missing = ("the national computation: travel times from every commune of the "
+                       "country to the nearest facility (geo.national, not yet available; "
+                       "pass its result as national_access)")
         return _result(
             t, target=target_text, measured=None, measured_text="not measured",
-            status="unknown", gap="cannot be assessed",
-            missing=("travel times from every commune to the nearest facility "
-                     "(the accessibility analysis: commune access table)"),
-            basis="no access table given",
+            status="unknown", gap="cannot be assessed", missing=missing,
+            basis="no access table given", caveats=caveats,
         )
     threshold: Any = t.threshold_minutes
     if threshold is None:
@@ -593,11 +800,16 @@ def _eval_vision(t: VisionCoverageTarget, access: pd.DataFrame | None,
         status = "not_met"
         word = "commune" if len(unserved) == 1 else "communes"
         gap = f"{len(unserved)} {word} unserved, {_n(pop_unserved)} people"
+    if no_time:
+        caveats.append(f"{no_time} communes without a travel time are counted as unserved.")
+    if models and set(models) != {"osm"}:
+        caveats.append(f"Travel model: {', '.join(models)} (not all on detailed roads).")
     return _result(
         t, target=target_text, measured=round(share, 2),
         measured_text=f"{n_served} of {n} communes served ({_pct(share)})",
         status=status, gap=gap, basis=basis,
         details={"unserved_communes": unserved["commune_code"].astype(str).tolist()},
+        caveats=caveats,
     )
 
 
@@ -616,6 +828,8 @@ def evaluate_plan(
     year: int | None = None,
     territory_note: str = "",
     today: _dt.date | None = None,
+    projects: pd.DataFrame | None = None,
+    national_access: pd.DataFrame | Callable[[], pd.DataFrame | None] | None = None,
 ) -> ComplianceReport:
     """Evaluate every target of ``plan`` on the given territory.
 
@@ -626,9 +840,11 @@ def evaluate_plan(
     facilities : GeoDataFrame or DataFrame
         The store's ``facilities`` layer (``kind``, ``status``, ``commune_code``
         required; ``capacity``, ``ownership``, ``meets_accessibility_criteria``,
-        ``strengthened``, ``location_precision``, ``planned_year``, ``name``
-        used when present).  Filtered here to the territory's communes (all
-        facilities for a national plan).
+        ``strengthened``, ``location_precision``, ``planned_year``, ``name``,
+        ``services``, ``capacity_as_of``, ``capacity_type`` used when present).
+        Filtered here to the territory's communes (all facilities for a
+        national plan).  A facility counts for a kind when its main ``kind`` or
+        its ``services`` include it.
     territory_communes : DataFrame
         The new communes making up the territory: ``commune_code``,
         ``population``.
@@ -648,6 +864,16 @@ def evaluate_plan(
         map via the crosswalk); printed in the report.
     today : date, optional
         Today's date (for reproducible reports; default ``date.today()``).
+    projects : DataFrame, optional
+        The plan's named projects (:func:`geo.projects.plan_projects`); default:
+        the projects in the plan file.  Each target lists the projects serving
+        it, and a projection counts the facilities they build and the capacity
+        they add.
+    national_access : DataFrame or callable, optional
+        The hook for the national computation: the whole country's per-commune
+        access table (or a function returning it) for a national plan's vision
+        target.  Without it (and without ``access``) that target is ``unknown``
+        and says the national computation is needed.
 
     Returns
     -------
@@ -672,6 +898,10 @@ def evaluate_plan(
     if ref_year < today.year:
         notes.insert(0, f"Reference year {ref_year} is in the past: the registry describes "
                         "today, so past targets are checked against today's facilities.")
+    if national and access is None and national_access is not None:
+        access = national_access() if callable(national_access) else national_access
+    registry_as_of = _registry_as_of(fac_all)
+    measured_on = today.isoformat()
     results: list[TargetResult] = []
     for t in plan.targets:
         if isinstance(t, FacilityCountTarget):
@@ -679,15 +909,62 @@ def evaluate_plan(
         elif isinstance(t, CapacityRangeTarget):
             r = _eval_capacity_range(t, fac)
         elif isinstance(t, FacilityShareTarget):
-            r = _eval_facility_share(t, fac)
+            r = _eval_facility_share(t, fac, plan.issued)
         elif isinstance(t, PerFacilityCapacityTarget):
             r = _eval_per_facility(t, fac)
         elif isinstance(t, BeneficiaryShareTarget):
             r = _eval_beneficiary(t, fac, beneficiaries, communes, national)
+        elif isinstance(t, NamedFacilitiesTarget):
+            r = _eval_named(t, fac)
         else:
-            r = _eval_vision(t, access, terr)
+            r = _eval_vision(t, access, terr, national=national)
         r.due = _due(t.year, ref_year)
+        r.measured_on = measured_on
+        if t.year < today.year:
+            r.deadline_passed = True
+            when = f"measured on {measured_on}"
+            if registry_as_of:
+                when += f", registry as of {registry_as_of}"
+            if r.status == "not_met":
+                r.status = "overdue"
+                r.caveats.append(f"Deadline {t.year} has passed; not met when last measured "
+                                 f"({when}).")
+            elif r.status == "met":
+                r.caveats.append(f"Deadline {t.year} has passed; met on today's registry "
+                                 f"({when}), which does not say whether it was met in time.")
+            else:
+                r.caveats.append(f"Deadline {t.year} has passed; not measurable ({when}).")
+        if r.estimate and not any(c.startswith("Estimate") for c in r.caveats):
+            r.caveats.append("Estimate (capacity-based), not a measurement.")
         results.append(r)
+    by_id = {r.target_id: r for r in results}
+    plan_ref = f"{plan.document_number or plan.id}"
+    gaps = []
+    scope = fac_all[fac_all["status"] != "closed"]
+    if not national:
+        scope = scope[scope["commune_code"].isin(communes).fillna(False).astype(bool)]
+    for pf in plan.presumes:
+        hit = (_find_named(scope, pf) if (pf.registry_ids or pf.match)
+               else _filter(scope, pf.kinds))
+        entry = {"id": pf.id, "label": pf.label, "clause_section": pf.clause.section,
+                 "clause_quote": pf.clause.quote, "targets": list(pf.targets),
+                 "found": hit["name"].astype(str).tolist()}
+        if hit.empty:
+            hint = _gap_hint(pf.label, f"{plan_ref} ({pf.clause.section})")
+            entry["hint"] = hint
+            for tid in pf.targets:
+                if tid in by_id and by_id[tid].status != "met":
+                    by_id[tid].registry_gap.append(hint)
+        gaps.append(entry)
+    for r in results:
+        for g in r.registry_gap:
+            if g.startswith("Registry gap?"):
+                r.caveats.append(g)
+            else:
+                r.caveats.append(f"Registry gap? {g}: 'not met' may mean 'not recorded'.")
+    proj = _project_rows(plan, projects)
+    base = _measured_at_due_year(plan, fac_all, communes, national, today)
+    _apply_projects(plan, results, proj, fac, base)
     return ComplianceReport(
         plan_id=plan.id,
         plan_title_vi=plan.title_vi,
@@ -702,7 +979,163 @@ def evaluate_plan(
         results=results,
         notes=notes + [f"{len(fac)} facilities counted in the territory "
                        f"({len(terr)} communes)."],
+        plan_notes=list(plan.notes),
+        text_ends=plan.text_ends,
+        measured_on=measured_on,
+        registry_gaps=gaps,
+        projects=proj,
+        trajectories=_trajectories(results),
     )
+
+
+def _registry_as_of(fac: pd.DataFrame) -> str | None:
+    stamps = fac["updated_at"].dropna().astype(str) if "updated_at" in fac.columns else []
+    return max(stamps)[:10] if len(stamps) else None
+
+
+# ---------------------------------------------------------------------------
+# named projects and milestones
+# ---------------------------------------------------------------------------
+
+
+def _project_rows(plan: Plan, projects: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """The plan's projects as plain dicts (from ``projects`` when given, else the plan)."""
+    if projects is None:
+        return [p.model_dump(mode="json") for p in plan.projects]
+    rows = []
+    for rec in pd.DataFrame(projects).to_dict("records"):
+        if rec.get("plan_id") not in (None, plan.id):
+            continue
+        out = {k: (None if not isinstance(v, list) and pd.isna(v) else v)
+               for k, v in rec.items() if k != "geometry"}
+        for k in ("kinds", "registry_ids", "serves"):
+            v = out.get(k)
+            out[k] = v if isinstance(v, list) else [x for x in str(v or "").split(";") if x]
+        rows.append(out)
+    return rows
+
+
+def _counts_by(p: dict[str, Any], year: int) -> bool:
+    """A project that will have delivered by ``year`` (not cancelled or done, dated ≤ year)."""
+    y = p.get("completion_year")
+    return (p.get("status") not in ("cancelled", "completed") and y is not None
+            and not pd.isna(y) and int(y) <= year)
+
+
+def _measured_at_due_year(plan: Plan, fac_all: pd.DataFrame, communes: set[str],
+                          national: bool, today: _dt.date) -> dict[str, tuple[float, int]]:
+    """Facility counts and capacities of targets not yet due, at their due year.
+
+    The registry's planned and under-construction facilities with a
+    ``planned_year`` up to the target's year count (the projection rule of
+    :func:`counted_facilities`).  Returns ``{target id: (measure, n planned)}``.
+    """
+    out: dict[str, tuple[float, int]] = {}
+    for t in plan.targets:
+        if t.year <= today.year or not isinstance(t, FacilityCountTarget | CapacityRangeTarget):
+            continue
+        fac, _ = _select_facilities(fac_all, communes, national, t.year, today.year)
+        r = (_eval_facility_count(t, fac) if isinstance(t, FacilityCountTarget)
+             else _eval_capacity_range(t, fac))
+        n_planned = int(_filter(fac, t.kinds)["status"].isin(_PIPELINE).sum())
+        out[t.id] = (r.measured or 0.0, n_planned)
+    return out
+
+
+def _apply_projects(plan: Plan, results: list[TargetResult], projects: list[dict[str, Any]],
+                    fac: pd.DataFrame, base: dict[str, tuple[float, int]]) -> None:
+    """List each target's projects; project the measure with what they deliver by its year.
+
+    ``base`` holds the measure at the target's year counting the registry's planned
+    facilities (:func:`_measured_at_due_year`); projects add their new builds and
+    capacity.  ``on_track`` says whether the projection meets the target.
+    """
+    targets = {t.id: t for t in plan.targets}
+    for r in results:
+        mine = [p for p in projects if r.target_id in (p.get("serves") or [])]
+        r.projects = [{k: p.get(k) for k in ("id", "facility", "action", "period", "status",
+                                             "progress_percent", "completion_year",
+                                             "capacity_after", "funding")} for p in mine]
+        t = targets[r.target_id]
+        if r.deadline_passed:
+            continue
+        if r.target_id in base:
+            measure, n_planned = base[r.target_id]
+            if not mine:
+                if isinstance(t, FacilityCountTarget):
+                    r.on_track = measure >= t.min
+                    r.projected = (f"{measure:g} by {t.year} counting {n_planned} planned "
+                                   "facilities of the registry; no project of the plan serves it")
+                elif r.status != "unknown":
+                    r.on_track = measure >= t.min
+                    r.projected = (f"{_n(measure)} {t.unit_en} by {t.year} counting {n_planned} "
+                                   "planned facilities; no project of the plan serves it")
+                continue
+        if not mine:
+            continue
+        due = [p for p in mine if _counts_by(p, t.year)]
+        undated = [p["id"] for p in mine if p.get("completion_year") in (None, "")
+                   and p.get("status") not in ("cancelled", "completed")]
+        tail = f"; {len(undated)} project(s) without a completion year not counted" if (
+            undated) else ""
+        start = base[r.target_id][0] if r.target_id in base else (r.measured or 0)
+        if isinstance(t, FacilityCountTarget):
+            builds = [p for p in due if p.get("action") == "build"]
+            n = start + len(builds)
+            r.on_track = n >= t.min
+            r.projected = (f"{n:g} by {t.year} with {len(builds)} new build(s) of the plan's "
+                           f"projects{tail}")
+        elif isinstance(t, CapacityRangeTarget | PerFacilityCapacityTarget):
+            added = 0.0
+            unknown = []
+            per_fac: list[tuple[str, float]] = []
+            for p in due:
+                after = p.get("capacity_after")
+                if after is None or pd.isna(after):
+                    unknown.append(p["id"])
+                    continue
+                linked = _find_named(fac, NamedFacility(label=p["facility"],
+                                                       match=[p["facility"]],
+                                                       registry_ids=p.get("registry_ids") or []))
+                now = (0.0 if p.get("action") == "build" or linked.empty
+                       else float(pd.to_numeric(linked["capacity"], errors="coerce")
+                                  .fillna(0).sum()))
+                added += max(float(after) - now, 0.0)
+                per_fac.append((p["facility"], float(after)))
+            if unknown:
+                tail += f"; {len(unknown)} project(s) without capacity_after not counted"
+            if isinstance(t, CapacityRangeTarget):
+                total = start + added
+                r.on_track = total >= t.min
+                r.projected = f"{_n(total)} {t.unit_en} by {t.year} (+{_n(added)}){tail}"
+            else:
+                ok = bool(per_fac) and all(c >= t.min_per_facility for _, c in per_fac)
+                r.on_track = ok if per_fac else None
+                r.projected = ("; ".join(f"{f}: {_n(c)} after the project" for f, c in per_fac)
+                               or "no project gives a capacity") + tail
+        else:
+            r.projected = (f"{len(due)} project(s) due by {t.year} serve this target; their "
+                           "effect on this measure is not modelled") + tail
+
+
+def _trajectories(results: list[TargetResult]) -> list[dict[str, Any]]:
+    """Targets sharing a ``series`` (the same measure due in several years) as milestones."""
+    series: dict[str, list[TargetResult]] = {}
+    for r in results:
+        if r.series:
+            series.setdefault(r.series, []).append(r)
+    out = []
+    for sid, rs in series.items():
+        rs = sorted(rs, key=lambda r: r.year)
+        out.append({
+            "series": sid,
+            "label_en": rs[-1].label_en,
+            "milestones": [{"year": r.year, "target_id": r.target_id, "target": r.target,
+                            "status": r.status, "measured_text": r.measured_text,
+                            "on_track": r.on_track} for r in rs],
+            "trajectory": " → ".join(f"{r.year}: {r.target}" for r in rs),
+        })
+    return out
 
 
 def plan_territory(plan: Plan, store: str | Path) -> tuple[pd.DataFrame, str]:
@@ -834,15 +1267,20 @@ def evaluate_plan_on_store(
     beneficiaries: pd.DataFrame | None = None,
     access: pd.DataFrame | None = None,
     today: _dt.date | None = None,
+    national_access: pd.DataFrame | Callable[[], pd.DataFrame | None] | None = None,
 ) -> ComplianceReport:
     """Evaluate ``plan`` on the store's facilities and the plan's territory.
+
+    The plan's projects are the store's ``projects`` table when the plan's
+    projects were imported (:func:`geo.projects.import_projects`), else the
+    plan file's list.
 
     Parameters
     ----------
     plan : Plan
     store : path
         The GeoPackage store (``facilities`` and ``communes`` layers).
-    year, beneficiaries, access, today
+    year, beneficiaries, access, today, national_access
         As :func:`evaluate_plan`.  Without ``access`` the vision targets are
         ``unknown``.
 
@@ -850,10 +1288,13 @@ def evaluate_plan_on_store(
     -------
     ComplianceReport
     """
+    from geo.projects import read_projects
     from geo.store import read_layer
 
     territory_communes, note = plan_territory(plan, store)
     facilities = read_layer(store, "facilities")
     return evaluate_plan(plan, facilities=facilities, territory_communes=territory_communes,
                          access=access, beneficiaries=beneficiaries, year=year,
-                         territory_note=note, today=today)
+                         territory_note=note, today=today,
+                         projects=read_projects(store, [plan], plan.id),
+                         national_access=national_access)

@@ -27,15 +27,29 @@ __all__ = [
 STATUS_LABELS: dict[str, tuple[str, str]] = {
     "met": ("Đạt", "met"),
     "not_met": ("Chưa đạt", "not met"),
+    "overdue": ("Quá hạn, chưa đạt", "overdue"),
     "unknown": ("Chưa rõ", "unknown"),
 }
-STATUS_COLOURS: dict[str, str] = {"met": "green", "not_met": "red", "unknown": "amber"}
+STATUS_COLOURS: dict[str, str] = {"met": "green", "not_met": "red", "overdue": "darkred",
+                                  "unknown": "amber"}
 
 _CSV_COLUMNS = (
     "target_id", "type", "label_vi", "label_en", "period", "year", "due", "target", "measured",
-    "measured_text", "status", "gap", "missing", "estimate", "basis", "clause_section",
-    "clause_quote",
+    "measured_text", "status", "measured_on", "gap", "missing", "estimate", "basis",
+    "caveats", "registry_gap", "projects", "projected", "on_track", "series",
+    "clause_section", "clause_quote", "clause_document",
 )
+
+
+def _cell(value: object) -> object:
+    """CSV cell: lists joined with ' | ', projects by id and action, None blank."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return " | ".join(
+            f"{v.get('id')} ({v.get('action')}, {v.get('status')})" if isinstance(v, dict)
+            else str(v) for v in value)
+    return value
 
 
 def report_to_json(report: ComplianceReport) -> str:
@@ -51,7 +65,7 @@ def report_to_csv(report: ComplianceReport) -> str:
     for r in report.results:
         d = asdict(r)
         w.writerow((report.plan_id, report.territory_name, report.reference_year,
-                    *("" if d[c] is None else d[c] for c in _CSV_COLUMNS)))
+                    *(_cell(d[c]) for c in _CSV_COLUMNS)))
     return buf.getvalue()
 
 
@@ -65,7 +79,9 @@ table.targets th,table.targets td{border:1px solid #ccc;padding:.35rem .5rem;ver
 table.targets th{background:#f2f2f2;text-align:left}
 .status{font-weight:600;white-space:nowrap;border-radius:3px;padding:.15rem .4rem}
 .green{background:#d4edda;color:#155724}.red{background:#f8d7da;color:#721c24}
-.amber{background:#fff3cd;color:#856404}
+.amber{background:#fff3cd;color:#856404}.darkred{background:#721c24;color:#fff}
+ul.caveats{margin:.3rem 0 0 1rem;padding:0;color:#6b4e00;font-size:.85em}
+.gaphint{color:#721c24;font-weight:600}
 blockquote{margin:0;font-style:italic;color:#444}.est{color:#8a4b00;font-weight:600}
 .counts span{margin-right:1rem}
 """
@@ -78,9 +94,12 @@ def _bi(vi: str, en: str) -> str:
 def report_to_html(report: ComplianceReport, coverage_map_href: str | None = None) -> str:
     """A self-contained HTML page for a planner.
 
-    A table of targets with red / amber / green status (not met / unknown /
-    met), the clause cited, Vietnamese labels with English beside them; all
-    text is HTML-escaped.
+    A table of targets with red / dark red / amber / green status (not met /
+    overdue / unknown / met), the clause cited, Vietnamese labels with English
+    beside them, and beside each target its notes and caveats, registry-gap
+    hints, projects and projection; then the facilities the plan names, the
+    milestones, the named projects and the plan's notes.  All text is
+    HTML-escaped.
 
     Parameters
     ----------
@@ -104,6 +123,19 @@ def report_to_html(report: ComplianceReport, coverage_map_href: str | None = Non
         gap = e(r.gap)
         if r.missing:
             gap += f"<br><b>Thiếu dữ liệu / missing data:</b> {e(r.missing)}"
+        if r.projects:
+            gap += "<br><b>Dự án / projects:</b> " + "; ".join(
+                e(f"{p['facility']} — {p['action']}, {p['status']}"
+                  + (f", {p['progress_percent']:g}%" if p.get("progress_percent") is not None
+                     else "")
+                  + (f", by {p['completion_year']}" if p.get("completion_year") else ""))
+                for p in r.projects)
+        if r.projected:
+            track = {True: " (on track)", False: " (not on track)"}.get(r.on_track, "")
+            gap += f"<br><b>Dự báo / projection:</b> {e(r.projected + track)}"
+        if r.caveats:
+            gap += ('<ul class="caveats">'
+                    + "".join(f"<li>{e(c)}</li>" for c in r.caveats) + "</ul>")
         rows.append(
             "<tr>"
             f"<td>{_bi(r.label_vi, r.label_en)}<br><code>{e(r.target_id)}</code></td>"
@@ -111,7 +143,9 @@ def report_to_html(report: ComplianceReport, coverage_map_href: str | None = Non
             f"<td>{measured}<br><span class='en'>{e(r.basis)}</span></td>"
             f'<td><span class="status {colour}">{e(vi)} / {e(en)}</span></td>'
             f"<td>{gap}</td>"
-            f"<td><b>{e(r.clause_section)}</b><blockquote>“{e(r.clause_quote)}”</blockquote></td>"
+            f"<td><b>{e(r.clause_section)}</b><blockquote>“{e(r.clause_quote)}”</blockquote>"
+            + (f"<span class='en'>{e(r.clause_document)}</span>" if r.clause_document else "")
+            + "</td>"
             "</tr>"
         )
     if coverage_map_href:
@@ -121,6 +155,34 @@ def report_to_html(report: ComplianceReport, coverage_map_href: str | None = Non
         link = ("<p>Bản đồ độ bao phủ chưa có / no coverage map was linked to this report "
                 "(build it for the same territory and pass its address).</p>")
     notes = "".join(f"<li>{e(n)}</li>" for n in report.notes)
+    plan_notes = "".join(f"<li>{e(n)}</li>" for n in report.plan_notes)
+    if report.text_ends:
+        plan_notes += f"<li><b>Văn bản / source text:</b> {e(report.text_ends)}</li>"
+    gaps = "".join(
+        f"<li><b>{e(g['label'])}</b> ({e(g['clause_section'])}: “{e(g['clause_quote'])}”): "
+        + (f"<span class='gaphint'>{e(g['hint'])}</span>" if g.get("hint")
+           else "in the registry: " + e("; ".join(g["found"])))
+        + "</li>" for g in report.registry_gaps)
+    gaps_html = (f"<h2>Cơ sở kế hoạch nêu tên / facilities the plan names or presumes</h2>"
+                 f"<ul>{gaps}</ul>") if gaps else ""
+    projects = "".join(
+        "<tr>" + "".join(f"<td>{e('' if p.get(c) is None else str(p.get(c)))}</td>" for c in (
+            "id", "facility", "action", "period", "funding", "status", "progress_percent",
+            "completion_year", "capacity_after", "serves")) + "</tr>"
+        for p in report.projects)
+    projects_html = (
+        "<h2>Dự án / named projects</h2><table class='targets'><thead><tr>"
+        + "".join(f"<th>{h}</th>" for h in ("id", "facility", "action", "period", "funding",
+                                            "status", "progress %", "completion",
+                                            "capacity after", "targets served"))
+        + f"</tr></thead><tbody>{projects}</tbody></table>") if projects else (
+        "<h2>Dự án / named projects</h2><p>Kế hoạch không nêu dự án cụ thể / the plan "
+        "lists no named project (see the plan notes).</p>")
+    traj = "".join(
+        f"<li><b>{e(t['label_en'])}</b>: {e(t['trajectory'])} — "
+        + e(", ".join(f"{m['year']} {STATUS_LABELS[m['status']][1]}" for m in t["milestones"]))
+        + "</li>" for t in report.trajectories)
+    traj_html = f"<h2>Lộ trình / milestones</h2><ul>{traj}</ul>" if traj else ""
     return f"""<!DOCTYPE html>
 <html lang="vi"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -139,6 +201,7 @@ def report_to_html(report: ComplianceReport, coverage_map_href: str | None = Non
 {link}
 <p class="counts"><span class="status green">Đạt / met: {counts['met']}</span>
 <span class="status red">Chưa đạt / not met: {counts['not_met']}</span>
+<span class="status darkred">Quá hạn / overdue: {counts['overdue']}</span>
 <span class="status amber">Chưa rõ / unknown: {counts['unknown']}</span></p>
 <table class="targets"><thead><tr>
 <th>Chỉ tiêu<br><span class="en">target</span></th>
@@ -150,8 +213,14 @@ def report_to_html(report: ComplianceReport, coverage_map_href: str | None = Non
 </tr></thead><tbody>
 {''.join(rows)}
 </tbody></table>
+{gaps_html}
+{traj_html}
+{projects_html}
+<h2>Ghi chú của kế hoạch / plan notes</h2>
+<ul>{plan_notes}</ul>
 <h2>Ghi chú / notes</h2>
-<ul><li>{e(report.counting_rule)}</li>{notes}</ul>
+<ul><li>{e(report.counting_rule)}</li>
+<li>Đo ngày / measured on {e(report.measured_on)}</li>{notes}</ul>
 </body></html>
 """
 

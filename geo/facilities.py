@@ -102,6 +102,9 @@ KIND_LABELS: dict[str, tuple[str, str, str]] = {
 OWNERSHIP: tuple[str, ...] = ("public", "non_public")
 STATUS: tuple[str, ...] = ("operating", "planned", "under_construction", "closed")
 PRECISION: tuple[str, ...] = ("exact", "commune", "district", "province")
+#: What a capacity figure counts: the design capacity (places) or the people in care
+#: on the date ``capacity_as_of``.
+CAPACITY_TYPES: tuple[str, ...] = ("design", "in_care")
 
 LAYER = "facilities"
 AUDIT_LAYER = "facility_audit"
@@ -124,6 +127,10 @@ COLUMNS: tuple[str, ...] = (
     "source",
     "updated_at",
     "version",
+    "services",
+    "capacity_as_of",
+    "capacity_type",
+    "street",
 )
 #: Columns an imported file must have (location columns are checked separately).
 REQUIRED: tuple[str, ...] = ("name", "kind")
@@ -133,7 +140,8 @@ _INT_COLS = ("capacity", "planned_year", "version")
 _BOOL_COLS = ("meets_accessibility_criteria", "strengthened")
 _TEXT_COLS = (
     "id", "name", "kind", "ownership", "capacity_note", "status", "commune_code",
-    "province_code", "location_precision", "source", "updated_at",
+    "province_code", "location_precision", "source", "updated_at", "services",
+    "capacity_as_of", "capacity_type", "street",
 )
 
 #: Rough bounding boxes of Vietnam (mainland, Hoàng Sa, Trường Sa), used when no
@@ -173,6 +181,10 @@ TEXT_LIMITS: dict[str, int] = {
     "commune": 200,
     "district": 200,
     "province": 200,
+    "services": 500,
+    "capacity_as_of": 10,
+    "capacity_type": 64,
+    "street": 300,
 }
 #: Inclusive ranges of the integer columns.
 INT_RANGES: dict[str, tuple[int, int]] = {
@@ -523,7 +535,10 @@ def find_problems(
                 if why:
                     add(i, col, why)
         for col in text_cols:
-            why = text_problem(col, gdf.at[i, col])
+            value = gdf.at[i, col]
+            if col == "services" and isinstance(value, list | tuple | np.ndarray):
+                value = ";".join(map(str, value))  # a list of kinds: checked by parse_services
+            why = text_problem(col, value)
             if why:
                 add(i, col, why)
         for col in _BOOL_COLS:
@@ -531,6 +546,8 @@ def find_problems(
                 _, why = _parse_bool(gdf.at[i, col])
                 if why:
                     add(i, col, why)
+        for col, why in service_problems(gdf.loc[i]):
+            add(i, col, why)
         geom = gdf.geometry.loc[i]
         if not is_blank(geom_why.loc[i]):
             add(i, "geometry", str(geom_why.loc[i]))
@@ -641,6 +658,8 @@ def to_schema(gdf: gpd.GeoDataFrame, communes: gpd.GeoDataFrame | None) -> gpd.G
         df[col] = [norm_choice(v) for v in df[col]]
     df["status"] = [v or "operating" for v in df["status"]]
     df["location_precision"] = [v or "exact" for v in df["location_precision"]]
+    df["services"] = [format_services(parse_services(v)[0]) for v in df["services"]]
+    df["capacity_type"] = [norm_choice(v) for v in df["capacity_type"]]
     df["version"] = [parse_int(v)[0] or 1 for v in df["version"]]
     df["updated_at"] = [clean_text(v) or now_iso() for v in df["updated_at"]]
     if communes is not None and len(df):
@@ -1030,3 +1049,96 @@ def rows_to_points(
     for k, v in extra.items():
         out[k] = v
     return gpd.GeoDataFrame(out, geometry=geoms, crs=stored_crs()), problems
+
+
+# --------------------------------------------------------------------------- services
+
+#: How a ``services`` cell lists the kinds a facility provides beside its main kind:
+#: ``kind[:capacity]`` items separated by ``;`` (``"children_care:33;mental_health_care:143"``).
+SERVICES_FORMAT = "kind[:capacity]; ... (e.g. 'children_care:33;mental_health_care:143')"
+_DATE_RE = re.compile(r"^(19|20)\d{2}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
+
+
+def parse_services(value: Any) -> tuple[list[tuple[str, int | None]], str | None]:
+    """Parse a ``services`` cell into ``[(kind, capacity or None), ...]``.
+
+    Accepts a list (of kinds or ``(kind, capacity)`` pairs) or text in
+    :data:`SERVICES_FORMAT`; kinds are normalised like the ``kind`` column and
+    each kind is kept once (first capacity wins).
+
+    Returns
+    -------
+    (list, str or None)
+        The services and ``None``, or what is wrong with the cell.
+    """
+    if isinstance(value, list | tuple | np.ndarray):
+        items = [f"{v[0]}:{'' if v[1] is None else v[1]}" if isinstance(v, list | tuple)
+                 else str(v) for v in value]
+    elif is_blank(value):
+        return [], None
+    else:
+        items = re.split(r"[;,|]", str(value))
+    out: list[tuple[str, int | None]] = []
+    seen: set[str] = set()
+    for item in items:
+        if not item.strip():
+            continue
+        kind_txt, _, cap_txt = item.partition(":")
+        kind = norm_choice(kind_txt)
+        if kind not in KINDS:
+            return [], f"unknown service kind {kind_txt.strip()!r} (allowed: {', '.join(KINDS)})"
+        cap, why = parse_int(cap_txt.strip()) if cap_txt.strip() else (None, None)
+        if why or (cap is not None and cap < 0):
+            return [], f"bad capacity {cap_txt.strip()!r} for service {kind} ({SERVICES_FORMAT})"
+        if kind not in seen:
+            seen.add(kind)
+            out.append((kind, cap))
+    return out, None
+
+
+def format_services(services: list[tuple[str, int | None]]) -> str | None:
+    """The ``services`` cell text of a parsed list (``None`` when empty)."""
+    text = ";".join(k if c is None else f"{k}:{c}" for k, c in services)
+    return text or None
+
+
+def service_problems(row: pd.Series) -> list[tuple[str, str]]:
+    """Problems of a row's ``services``, ``capacity_type`` and ``capacity_as_of`` cells."""
+    out: list[tuple[str, str]] = []
+    if "services" in row.index:
+        _, why = parse_services(row["services"])
+        if why:
+            out.append(("services", why))
+    if "capacity_type" in row.index:
+        v = norm_choice(row["capacity_type"])
+        if v is not None and v not in CAPACITY_TYPES:
+            out.append(("capacity_type",
+                        f"{row['capacity_type']!r} is not one of {', '.join(CAPACITY_TYPES)}"))
+    if "capacity_as_of" in row.index:
+        v = clean_text(row["capacity_as_of"])
+        if v is not None and not _DATE_RE.match(v):
+            out.append(("capacity_as_of", f"{v!r} is not a date (YYYY, YYYY-MM or YYYY-MM-DD)"))
+    return out
+
+
+def offers(facilities: pd.DataFrame, kind: str) -> pd.Series:
+    """Which facilities provide ``kind``: their main ``kind`` or one of their ``services``.
+
+    Parameters
+    ----------
+    facilities : DataFrame
+        Registry rows (``kind``; ``services`` optional).
+    kind : str
+        A facility kind (:data:`KINDS`).
+
+    Returns
+    -------
+    Series of bool
+        Indexed like ``facilities``.
+    """
+    main = facilities["kind"].astype(object) == kind
+    if "services" not in facilities.columns:
+        return main.fillna(False).astype(bool)
+    extra = pd.Series([any(k == kind for k, _ in parse_services(v)[0])
+                       for v in facilities["services"]], index=facilities.index)
+    return (main.fillna(False).astype(bool) | extra)

@@ -296,6 +296,13 @@ class RoadSource:
 
 
 def _osm_xml_bounds(path: Path) -> tuple[float, float, float, float]:
+    st = path.stat()
+    return _osm_xml_bounds_cached(path.resolve(), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _osm_xml_bounds_cached(path: Path, _size: int, _mtime_ns: int
+                           ) -> tuple[float, float, float, float]:
     text = path.read_text(encoding="utf-8", errors="replace")
     m = re.search(r"<bounds\s+minlat=\"([-\d.]+)\"\s+minlon=\"([-\d.]+)\"\s+maxlat=\"([-\d.]+)\""
                   r"\s+maxlon=\"([-\d.]+)\"", text)
@@ -440,6 +447,11 @@ class TravelNetwork:
     summary : dict
         Sources used, node/edge counts, components before/after snapping, dominant share,
         fallback used.
+    straight_line_trips : bool
+        Whether a trip may be a pure straight-line off-road trip when that is faster than
+        the road trip (the backbone model, where roads are sparse).  False on views of the
+        national OSM graph: there the only off-road legs are from a point to its nearest
+        road node and back.
     """
 
     graph: sparse.csr_matrix
@@ -453,6 +465,7 @@ class TravelNetwork:
     offroad_kph: float
     detour_factor: float
     summary: dict[str, Any] = field(default_factory=dict)
+    straight_line_trips: bool = True
     _reverse: sparse.csr_matrix | None = field(default=None, repr=False)
     _tree: Any = field(default=None, repr=False)
 

@@ -37,7 +37,12 @@ __all__ = [
     "Clause",
     "FacilityCountTarget",
     "FacilityShareTarget",
+    "NamedFacilitiesTarget",
     "NamedFacility",
+    "PROJECT_ACTIONS",
+    "PROJECT_STATUSES",
+    "PresumedFacility",
+    "Project",
     "PerFacilityCapacityTarget",
     "Period",
     "Plan",
@@ -101,6 +106,11 @@ BENEFICIARY_GROUPS: dict[str, BeneficiaryGroup] = {
         "drug users with a court decision for compulsory rehabilitation",
         ("drug_rehab",),
     ),
+    "children_special_circumstances": BeneficiaryGroup(
+        "Trẻ em có hoàn cảnh đặc biệt",
+        "children in special circumstances",
+        (),
+    ),
     "sudden_hardship": BeneficiaryGroup(
         "Đối tượng gặp khó khăn đột xuất",
         "people struck by sudden hardship (emergency assistance)",
@@ -125,10 +135,17 @@ class _Strict(BaseModel):
 
 
 class Clause(_Strict):
-    """Where a target comes from: section number and a verbatim quote."""
+    """Where a target comes from: section number and a verbatim quote.
+
+    ``source_file`` and ``document`` are given when the quote is not from the
+    plan's own source text (e.g. a higher-level decision as another plan quotes
+    it); the quote is then verbatim in that file.
+    """
 
     section: str = Field(min_length=1, max_length=60)
     quote: str = Field(min_length=8, max_length=600)
+    source_file: str | None = None
+    document: str | None = Field(default=None, max_length=200)
 
 
 class Period(_Strict):
@@ -173,6 +190,8 @@ class _TargetBase(_Strict):
     label_en: str = Field(min_length=1)
     clause: Clause
     note: str | None = None
+    series: str | None = Field(default=None, pattern=_ID_RE)
+    caveats: list[str] = Field(default_factory=list)
 
 
 class FacilityCountTarget(_TargetBase):
@@ -209,7 +228,8 @@ class BeneficiaryShareTarget(_TargetBase):
     type: Literal["beneficiary_share"]
     group: Group
     min_percent: float = Field(gt=0, le=100)
-    service: Literal["any", "comprehensive"] = "any"
+    service: Literal["any", "comprehensive", "on_time"] = "any"
+    denominator: Literal["in_need", "served"] = "in_need"
     capacity_kinds: list[Kind] | None = None
 
 
@@ -221,6 +241,7 @@ class FacilityShareTarget(_TargetBase):
     ownership: Ownership | None = None
     kinds: list[Kind] = Field(default_factory=list)
     min_percent: float = Field(gt=0, le=100)
+    existing_only: bool = False
 
 
 class NamedFacility(_Strict):
@@ -233,6 +254,58 @@ class NamedFacility(_Strict):
 
     label: str = Field(min_length=1)
     match: list[str] = Field(min_length=1)
+    registry_ids: list[str] = Field(default_factory=list)
+
+
+class NamedFacilitiesTarget(_TargetBase):
+    """Every facility the clause names exists (counted in the registry)."""
+
+    type: Literal["named_facilities"]
+    facilities: list[NamedFacility] = Field(min_length=1)
+    service_vi: str | None = None
+    service_en: str | None = None
+
+
+class PresumedFacility(_Strict):
+    """A facility the plan names or presumes to exist (a registry gap when absent).
+
+    Found by ``registry_ids``, else by ``match`` (names, as :class:`NamedFacility`),
+    else by any facility of the territory offering one of ``kinds``.
+    """
+
+    id: str = Field(pattern=_ID_RE)
+    label: str = Field(min_length=1)
+    kinds: list[Kind] = Field(default_factory=list)
+    match: list[str] = Field(default_factory=list)
+    registry_ids: list[str] = Field(default_factory=list)
+    targets: list[str] = Field(default_factory=list)
+    clause: Clause
+
+
+#: Actions of a named project.
+PROJECT_ACTIONS: tuple[str, ...] = ("build", "upgrade", "merge", "equip")
+#: Statuses of a named project.
+PROJECT_STATUSES: tuple[str, ...] = ("proposed", "approved", "under_way", "completed",
+                                     "cancelled")
+
+
+class Project(_Strict):
+    """A named project of a plan: a facility to build, upgrade, merge or equip."""
+
+    id: str = Field(pattern=_ID_RE)
+    facility: str = Field(min_length=1)
+    action: Literal[PROJECT_ACTIONS]
+    period: str = Field(min_length=1)
+    kinds: list[Kind] = Field(default_factory=list)
+    registry_ids: list[str] = Field(default_factory=list)
+    funding: str | None = None
+    status: Literal[PROJECT_STATUSES] = "proposed"
+    progress_percent: float | None = Field(default=None, ge=0, le=100)
+    completion_year: int | None = Field(default=None, ge=1990, le=2100)
+    capacity_after: int | None = Field(default=None, ge=0)
+    serves: list[str] = Field(default_factory=list)
+    clause: Clause | None = None
+    note: str | None = None
 
 
 class PerFacilityCapacityTarget(_TargetBase):
@@ -261,7 +334,8 @@ Target = Annotated[
     | BeneficiaryShareTarget
     | FacilityShareTarget
     | PerFacilityCapacityTarget
-    | VisionCoverageTarget,
+    | VisionCoverageTarget
+    | NamedFacilitiesTarget,
     Field(discriminator="type"),
 ]
 
@@ -282,6 +356,9 @@ class Plan(_Strict):
     territory: PlanTerritory
     periods: list[Period] = Field(min_length=1)
     targets: list[Target] = Field(min_length=1)
+    presumes: list[PresumedFacility] = Field(default_factory=list)
+    projects: list[Project] = Field(default_factory=list)
+    text_ends: str | None = None
     path: str | None = Field(default=None, exclude=True)
 
     @property
@@ -351,6 +428,24 @@ def _cross_checks(plan: Plan) -> list[tuple[str, str]]:
             )
         if isinstance(tg, PerFacilityCapacityTarget) and not (tg.facilities or tg.kinds):
             problems.append((where, "per_facility_capacity needs facilities or kinds"))
+        if (isinstance(tg, BeneficiaryShareTarget) and tg.denominator == "served"
+                and tg.service == "any"):
+            problems.append((f"{where}.denominator",
+                             "denominator 'served' needs service 'comprehensive' or 'on_time'"))
+    for i, pf in enumerate(plan.presumes):
+        for tid in pf.targets:
+            if tid not in seen:
+                problems.append((f"presumes[{i}].targets", f"unknown target {tid!r}"))
+    project_ids: set[str] = set()
+    for i, pr in enumerate(plan.projects):
+        if pr.id in project_ids:
+            problems.append((f"projects[{i}].id", f"duplicate project id {pr.id!r}"))
+        project_ids.add(pr.id)
+        if pr.period not in periods:
+            problems.append((f"projects[{i}].period", f"unknown period {pr.period!r}"))
+        for tid in pr.serves:
+            if tid not in seen:
+                problems.append((f"projects[{i}].serves", f"unknown target {tid!r}"))
     return problems
 
 
@@ -463,7 +558,7 @@ def find_plan(plan: str | Path, plans_dir: str | Path) -> Plan:
 # ---------------------------------------------------------------------------
 
 _BEN_REQUIRED = ("commune_code", "group", "people_in_need")
-_BEN_OPTIONAL = ("people_served", "people_served_comprehensive")
+_BEN_OPTIONAL = ("people_served", "people_served_comprehensive", "people_served_on_time")
 
 
 def load_beneficiaries(path: str | Path) -> pd.DataFrame:

@@ -236,6 +236,7 @@ def seed_registry(
     communes: gpd.GeoDataFrame,
     units_pre2025: pd.DataFrame,
     crosswalk: pd.DataFrame,
+    additions_csv: Path | None = None,
 ) -> tuple[gpd.GeoDataFrame, dict]:
     """Build the initial registry from the sourced CSV and the OSM points.
 
@@ -263,6 +264,9 @@ def seed_registry(
         ``admin/units_2025-03-01.csv`` (or the store's ``communes_pre2025``).
     crosswalk : DataFrame
         ``admin/crosswalk_2025-07-01.csv`` (or the store's ``crosswalk``).
+    additions_csv : Path, optional
+        ``facilities/registry_sourced_additions_2026-12.csv``, applied after the
+        sourced rows by :func:`apply_additions` (its report under ``additions``).
 
     Returns
     -------
@@ -298,6 +302,8 @@ def seed_registry(
         year = clean_text(r.get("capacity_year"))
         note = cap_text if cap_text is None or year is None else f"{cap_text} [{year[:4]}]"
         records.append({
+            **_dated_capacity(cap_text, year, clean_text(r.get("name"))),
+            "street": clean_text(r.get("street")),
             "id": fid,
             "name": clean_text(r.get("name")),
             "kind": norm_choice(r.get("kind")),
@@ -341,6 +347,7 @@ def seed_registry(
             "ownership": None,
             "capacity": beds,
             "capacity_note": f"OSM beds={beds}" if beds is not None else None,
+            "capacity_type": "design" if beds is not None else None,
             "status": "operating",
             "planned_year": None,
             "commune_code": None,
@@ -353,12 +360,15 @@ def seed_registry(
             "version": 1,
             "geometry": r.geometry,
         })
+    additions_rep = None
+    if additions_csv is not None:
+        records, additions_rep = apply_additions(records, additions_csv, locator)
     gdf = gpd.GeoDataFrame(pd.DataFrame(records), geometry="geometry", crs=STORED_CRS)
     problems = find_problems(gdf, file=str(registry_csv), communes=communes)
     if problems:
         raise InvalidDataError(f"{registry_csv}: seeded registry failed validation", problems)
     gdf = to_schema(gdf, communes)
-    placed = gdf[gdf["id"].str.startswith("reg-")]["location_precision"].value_counts()
+    placed = gdf[gdf["id"].str.startswith(("reg-", "add-"))]["location_precision"].value_counts()
     report = {
         "registry_rows": len(reg),
         "placed": {p: int(placed.get(p, 0)) for p in PRECISION if p != "exact"},
@@ -374,7 +384,11 @@ def seed_registry(
         "shared_sources": _shared_sources(reg),
         "placement_notes": notes,
         "total": len(gdf),
+        "by_precision": {p: int((gdf["location_precision"] == p).sum()) for p in PRECISION},
+        "multi_service": int(gdf["services"].notna().sum()),
     }
+    if additions_rep is not None:
+        report["additions"] = additions_rep
     return gdf, report
 
 
@@ -385,3 +399,214 @@ def _shared_sources(reg: pd.DataFrame) -> list[dict]:
         if url and len(idx) > 1:
             out.append({"source": url, "ids": [f"reg-{i + 1:04d}" for i in idx]})
     return out
+
+
+# --------------------------------------------------------------------------- dated capacity
+
+#: Words saying a capacity figure is a design capacity (places), not people in care.
+_DESIGN_WORDS = ("cho", "giuong", "quy mo", "cong suat", "thiet ke", "suc chua", "beds",
+                 "du kien")
+
+#: Facilities the sources show providing several services (kinds beside the main one),
+#: with the per-service figures the source gives and where it says so.
+KNOWN_SERVICES: dict[str, tuple[str, str]] = {
+    "Trung tâm Công tác xã hội tỉnh Ninh Thuận": (
+        "children_care:33;mental_health_care:143",
+        "registry_sourced.csv: 'hiện Trung tâm đang chăm sóc và nuôi dưỡng 33 trẻ mồ côi, "
+        "143 người bệnh tâm thần' (2019)"),
+    "Trung tâm Bảo trợ và Công tác xã hội tỉnh Kon Tum": (
+        "children_care:85;disability_care:66;elderly_care:12;drug_rehab",
+        "registry_sourced.csv capacity '163 (85 trẻ mồ côi, 66 trẻ khuyết tật, 12 người già "
+        "neo đơn)'; drug rehabilitation: Kế hoạch 787/KH-UBND II.1 'cải tạo nâng cấp hoàn "
+        "thiện Trung tâm Bảo trợ và Công tác Xã hội tỉnh Kon Tum nhằm đáp ứng công tác cai "
+        "nghiện ma túy'"),
+    "Trung tâm Bảo trợ xã hội tỉnh Đắk Lắk (từ 2025: Trung tâm Bảo trợ xã hội và Trẻ em tỉnh "
+    "Đắk Lắk)": (
+        "children_care:70",
+        "registry_sourced.csv: 'Trung tâm đang quản lý, chăm sóc và nuôi dưỡng khoảng 350 "
+        "người, trong đó có 70 trẻ mồ côi'"),
+    "Trung tâm Nuôi dưỡng người có công và Công tác xã hội tỉnh Phú Yên": (
+        "mental_health_care:43",
+        "registry_sourced.csv: '88 (45 đối tượng nuôi dưỡng + 43 đối tượng tâm thần)'"),
+    "Trung tâm Mồ côi – Khuyết tật Mẹ Têrêxa Calcutta (Tu viện Thừa Sai Bác Ái Tân Hương)": (
+        "disability_care:25;children_care:14",
+        "registry_sourced.csv: '39 em (25 khuyết tật, 14 mồ côi)'"),
+    "Trung tâm nuôi dưỡng người già và trẻ em TP Hà Nội": (
+        "elderly_care;children_care",
+        "registry_sourced_additions_2026-12.csv: the name (care of old people and children)"),
+}
+
+
+def capacity_type_of(text: Any) -> str | None:
+    """``design`` when a capacity text speaks of places / beds / planned scale, else ``in_care``.
+
+    The sourced registry usually gives the people cared for at ``capacity_year``
+    (data README), so a figure without design words is taken as people in care.
+    """
+    t = clean_text(text)
+    if t is None:
+        return None
+    key = " " + re.sub(r"[^\w]+", " ", fold(t)) + " "
+    return "design" if any(f" {w} " in key for w in _DESIGN_WORDS) else "in_care"
+
+
+def _dated_capacity(cap_text: str | None, year: str | None, name: str | None) -> dict:
+    known = KNOWN_SERVICES.get(name or "")
+    return {
+        "capacity_as_of": year[:4] if year and cap_text else None,
+        "capacity_type": capacity_type_of(cap_text),
+        "services": known[0] if known else None,
+    }
+
+
+# --------------------------------------------------------------------------- additions
+
+_RANK = {p: i for i, p in enumerate(PRECISION)}  # exact 0 ... province 3
+ADDITION_RELATIONS = ("new", "second_site", "adds_detail")
+
+
+def _name_key(name: Any) -> str:
+    return " ".join(fold(re.sub(r"\(.*?\)", " ", str(name or ""))).split())
+
+
+def _find_registry_row(records: list[dict], registry_name: str) -> int | None:
+    """Index of the record ``registry_name`` names: same folded name, else same name
+    without parenthesised notes, else a unique record whose name contains it."""
+    full = fold(registry_name)
+    for i, r in enumerate(records):
+        if fold(r["name"] or "") == full:
+            return i
+    key = _name_key(registry_name)
+    hits = [i for i, r in enumerate(records) if _name_key(r["name"]) == key]
+    if len(hits) == 1:
+        return hits[0]
+    hits = [i for i, r in enumerate(records)
+            if key and (key in _name_key(r["name"]) or _name_key(r["name"]) in key)
+            and r["id"].startswith("reg-")]
+    return hits[0] if len(hits) == 1 else None
+
+
+def apply_additions(
+    records: list[dict], additions_csv: Path, locator: Locator
+) -> tuple[list[dict], dict]:
+    """Apply the second search of public pages to the seeded registry records.
+
+    Per row ``relation``:
+
+    ``new``
+        added as a new facility (``add-0001``... in file order), placed by name
+        like the sourced rows;
+    ``second_site``
+        added as another site of the facility named in ``registry_name`` (its
+        ``source`` says which row it is a site of);
+    ``adds_detail``
+        fills the street, capacity (when the row has none, or this one is more
+        recent) and placement (when the given commune / district places it more
+        precisely) of the row named in ``registry_name``; both sources are kept
+        (``source`` joins the URLs with `` | ``).
+
+    Parameters
+    ----------
+    records : list of dict
+        Seeded records (modified in place and extended).
+    additions_csv : Path
+        ``facilities/registry_sourced_additions_2026-12.csv``.
+    locator : Locator
+
+    Returns
+    -------
+    (list, dict)
+        The records and a report: ``rows``, ``by_relation`` (applied counts),
+        ``unmatched`` (rows whose ``registry_name`` is not in the registry),
+        ``unplaced``, ``precision_improved`` (ids with old → new precision),
+        ``street_added``, ``capacity_added``.
+    """
+    additions_csv = Path(additions_csv)
+    if not additions_csv.exists():
+        raise DataSourceNotFoundError(f"{additions_csv}: source file not found")
+    add = read_csv_text(additions_csv)
+    lack = [c for c in ("relation", "registry_name", "name", "kind") if c not in add.columns]
+    if lack:
+        raise InvalidDataError(f"{additions_csv}: missing column(s) {lack}",
+                               [{"file": str(additions_csv), "row": None, "field": c,
+                                 "reason": "missing column"} for c in lack])
+    stamp = _file_time(additions_csv)
+    rep: dict[str, Any] = {"rows": len(add), "by_relation": dict.fromkeys(ADDITION_RELATIONS, 0),
+                           "unmatched": [], "unplaced": [], "precision_improved": [],
+                           "street_added": 0, "capacity_added": 0}
+    for n, r in enumerate(add.to_dict("records"), start=1):
+        relation = norm_choice(r.get("relation"))
+        url = clean_text(r.get("source_url"))
+        cap_text = clean_text(r.get("capacity"))
+        year = clean_text(r.get("capacity_year"))
+        if relation not in ADDITION_RELATIONS:
+            rep["unmatched"].append({"row": n, "name": r.get("name"),
+                                     "reason": f"unknown relation {r.get('relation')!r}"})
+            continue
+        parent = None
+        if relation != "new":
+            parent = _find_registry_row(records, clean_text(r.get("registry_name")) or "")
+            if parent is None:
+                rep["unmatched"].append({"row": n, "name": r.get("name"),
+                                         "registry_name": r.get("registry_name"),
+                                         "reason": "registry_name not found in the registry"})
+                continue
+        loc = locator.locate(r.get("commune"), r.get("district"), r.get("province"),
+                             post2025_without_district=False)
+        if relation == "adds_detail":
+            rec = records[parent]
+            if clean_text(r.get("street")) and not rec.get("street"):
+                rec["street"] = clean_text(r.get("street"))
+                rep["street_added"] += 1
+            cap = parse_capacity(cap_text, year)
+            newer = (year and (rec.get("capacity_as_of") is None
+                               or year[:4] > str(rec.get("capacity_as_of"))))
+            if cap is not None and (rec.get("capacity") is None or newer):
+                rec["capacity"] = cap
+                rec["capacity_note"] = f"{cap_text} [{year[:4]}]" if year else cap_text
+                rec["capacity_as_of"] = year[:4] if year else None
+                rec["capacity_type"] = capacity_type_of(cap_text)
+                rep["capacity_added"] += 1
+            if (loc["commune_code"] is not None
+                    and _RANK[loc["location_precision"]] < _RANK[rec["location_precision"]]):
+                rep["precision_improved"].append(
+                    {"id": rec["id"], "name": rec["name"], "from": rec["location_precision"],
+                     "to": loc["location_precision"]})
+                rec.update(commune_code=loc["commune_code"], province_code=loc["province_code"],
+                           location_precision=loc["location_precision"],
+                           geometry=Point(loc["lon"], loc["lat"]))
+            if url and url not in (rec.get("source") or ""):
+                rec["source"] = f"{rec['source']} | {url}" if rec.get("source") else url
+            rep["by_relation"][relation] += 1
+            continue
+        if loc["commune_code"] is None:
+            rep["unplaced"].append({"row": n, "name": r.get("name"), "reason": loc["reason"]})
+            continue
+        source = url
+        if relation == "second_site":
+            source = f"{url} | second site of {records[parent]['id']}"
+        name = clean_text(r.get("name"))
+        records.append({
+            **_dated_capacity(cap_text, year, name),
+            "street": clean_text(r.get("street")),
+            "id": f"add-{n:04d}",
+            "name": name,
+            "kind": norm_choice(r.get("kind")),
+            "ownership": norm_choice(r.get("ownership")),
+            "capacity": parse_capacity(cap_text, year),
+            "capacity_note": cap_text if cap_text is None or year is None
+            else f"{cap_text} [{year[:4]}]",
+            "status": norm_choice(r.get("status")) or "operating",
+            "planned_year": None,
+            "commune_code": loc["commune_code"],
+            "province_code": loc["province_code"],
+            "location_precision": loc["location_precision"],
+            "meets_accessibility_criteria": None,
+            "strengthened": None,
+            "source": source,
+            "updated_at": stamp,
+            "version": 1,
+            "geometry": Point(loc["lon"], loc["lat"]),
+        })
+        rep["by_relation"][relation] += 1
+    return records, rep

@@ -40,6 +40,7 @@ from geo._errors import InvalidDataError
 from geo.access import commune_origins, od_matrix
 from geo.assessment import FACILITY_REACH_M, Assessment, assess_territory
 from geo.candidates import CandidateSet, candidate_sites
+from geo.facilities import offers
 from geo.siting import MODELS, SitingProblem, SitingResult, nearest_open, scenario_table, solve
 from geo.store import read_layer
 
@@ -240,7 +241,7 @@ def planned_facilities(store: str | os.PathLike, communes: gpd.GeoDataFrame,
     fac = read_layer(store, "facilities")
     fac = fac[fac["status"].isin(PLANNED_STATUSES)]
     if kind != "any":
-        fac = fac[fac["kind"] == kind]
+        fac = fac[offers(fac, kind)]
     if fac.empty:
         return fac.reset_index(drop=True)
     crs = communes.estimate_utm_crs()
@@ -525,7 +526,7 @@ def plan_sites(
     t_assess = time.perf_counter() - t0
     cset = candidate_sites(a.communes, candidates, kind=kind, min_area_m2=min_area_m2,
                            exclusions=exclusions)
-    existing = a.facilities if kind == "any" else a.facilities[a.facilities["kind"] == kind]
+    existing = a.facilities if kind == "any" else a.facilities[offers(a.facilities, kind)]
     planned = planned_facilities(store, a.communes, kind)
     mx = site_matrix(a, cset, existing.reset_index(drop=True), planned)
     plan = plan_from_matrix(a, mx, model=model, p=p, threshold=threshold,

@@ -54,9 +54,18 @@ def store_copy(store_path: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def network_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One network cache directory for the whole test session."""
-    return tmp_path_factory.mktemp("network_cache")
+def network_cache() -> Path:
+    """The project's road-graph cache (``data/cache``, git-ignored), shared with the CLI.
+
+    Entries are keyed by the sources' fingerprints and every parameter, so sharing is
+    safe; the national graph is built once (about 2 minutes) and then loaded in seconds.
+    ``PLANNER_TEST_CACHE_DIR`` points elsewhere.
+    """
+    import os
+
+    path = Path(os.environ.get("PLANNER_TEST_CACHE_DIR", REPO_ROOT / "data" / "cache"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -187,12 +187,12 @@ def test_find_duplicates_numbers_differ():
 def test_store_registry_layer(base_store):
     """The built store holds the seeded registry and its report."""
     gdf = read_facilities(base_store)
-    assert len(gdf) == 148
+    assert len(gdf) == 169  # 136 sourced + 12 OSM + 21 additions (18 new, 3 second sites)
     reg = gdf[gdf["id"].str.startswith("reg-")]
     assert reg["location_precision"].value_counts().to_dict() == {
         "commune": 54, "province": 52, "district": 30}
     fac = read_report(base_store)["facilities"]
-    assert fac["placed"] == {"commune": 54, "district": 30, "province": 52}
+    assert fac["placed"] == {"commune": 63, "district": 33, "province": 61}  # reg- and add-
     assert fac["unplaced"] == [] and fac["osm_kept"] == 12
 
 

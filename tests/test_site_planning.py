@@ -34,7 +34,7 @@ def _plan(store_path, sources_dir, ninh_thuan, **kw):
 def test_matrix_agrees_with_assessment(lscp60, ninh_thuan):
     mx = lscp60.matrix
     assert mx.shape == (24, 24)
-    assert len(mx.existing) == len(ninh_thuan.facilities) == 21
+    assert len(mx.existing) == len(ninh_thuan.facilities) == 23  # incl. 2026-12 additions
     # the OD matrix to existing facilities gives the assessment's nearest-facility minutes
     best = mx.existing_cost.min(axis=1)
     assert np.allclose(best, ninh_thuan.communes["minutes"].to_numpy(float), atol=1e-6)

@@ -69,3 +69,46 @@ def info(
     if report.get("built_at"):
         extra.insert(0, ("built at", str(report["built_at"])))
     console.print(_table(f"store {store}", rows + extra))
+
+
+@data_app.command("graph")
+@handle_errors
+def graph(
+    sources: Path | None = typer.Option(
+        None, "--sources", help="Sources directory with roads/*.osm.pbf (default: "
+        "PLANNER_DATA_SOURCES or ../shared/data)."),
+    pbf: Path | None = typer.Option(
+        None, "--pbf", help="The OSM PBF to use (default: the one in <sources>/roads/); "
+        "any country or province extract, e.g. Geofabrik's vietnam-latest.osm.pbf."),
+    profile: str = typer.Option("motorbike", "--profile", help="motorbike | car | walk."),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache-dir", help="Graph cache (default: PLANNER_DATA_CACHE_DIR or "
+        "data/cache)."),
+    pbf_only: bool = typer.Option(
+        False, "--pbf-only", help="Use the PBF alone (no extracts or line layers)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Build (once) or load the national road graph and print its figures."""
+    from geo.road_graph import open_road_graph
+
+    settings = data_settings()
+    g = open_road_graph(sources or settings.sources, profile, cache_dir or settings.cache_dir,
+                        pbf=pbf, progress=not quiet, extra_sources=not pbf_only)
+    s = g.summary
+    rows = [("profile", s["profile"]), ("PBF", str(s.get("pbf"))),
+            ("sources", ", ".join(s.get("sources", []))),
+            ("nodes", f"{s['nodes']:,}"), ("directed edges", f"{s['edges']:,}"),
+            ("km of road (PBF)", f"{s.get('km_of_road', 0):,.0f}"),
+            ("weak / strong components",
+             f"{s['weak_components']:,} / {s['strong_components']:,}"),
+            ("largest strong component", f"{s['largest_strong_share']:.2%}"),
+            ("snappable nodes", f"{s['snappable_share']:.2%}"),
+            ("gap connectors", f"{s.get('gap_connectors', {}).get('count', 0):,}"),
+            ("cache", str(s.get("cache"))),
+            ("build s" if s.get("cache") != "hit" else "load s",
+             str(s.get("build_seconds") if s.get("cache") != "hit"
+                 else s.get("load_seconds")))]
+    for extra in s.get("extra_sources", []):
+        rows.append((f"source {extra['file']}",
+                     ", ".join(f"{k}={v}" for k, v in extra.items() if k != "file")))
+    console.print(_table("planner data graph", rows))

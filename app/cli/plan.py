@@ -14,9 +14,14 @@ from geo.assessment import write_assessment
 from geo.compliance import evaluate_plan_on_store, plan_assessment, vision_access
 from geo.compliance_report import write_report
 from geo.plans import find_plan, load_beneficiaries, load_plans
+from geo.projects import export_projects, import_projects
 from geo.store import check_store
 
-_STYLE = {"met": "green", "not_met": "red", "unknown": "yellow"}
+_STYLE = {"met": "green", "not_met": "red", "overdue": "bold red", "unknown": "yellow"}
+
+projects_app = typer.Typer(help="Named projects of the plans (build / upgrade / merge / equip).",
+                           no_args_is_help=True)
+plan_app.add_typer(projects_app, name="projects")
 
 
 @plan_app.command("list")
@@ -112,24 +117,79 @@ def check(
 
     console.print(f"[bold]{the_plan.id}[/] — {the_plan.document} — {the_plan.issuing_body}")
     console.print(f"Territory: {report.territory_note}")
-    table = Table(show_lines=False)
+    table = Table(show_lines=True)
     table.add_column("target", overflow="fold", ratio=3)
     table.add_column("measured", overflow="fold", ratio=3)
     table.add_column("status", ratio=1)
-    table.add_column("gap", overflow="fold", ratio=3)
+    table.add_column("gap, caveats, projects", overflow="fold", ratio=5)
     missing = []
     for r in report.results:
-        table.add_row(f"{r.target_id} [dim]({r.clause_section})[/]", r.measured_text,
-                      f"[{_STYLE[r.status]}]{r.status}[/]", r.gap)
+        notes = [r.gap]
+        notes += [f"[yellow]![/] {c}" for c in r.caveats]
+        notes += [f"project {p['id']}: {p['facility']} ({p['action']}, {p['status']})"
+                  for p in r.projects]
+        if r.projected:
+            track = {True: " — on track", False: " — not on track"}.get(r.on_track, "")
+            notes.append(f"projection: {r.projected}{track}")
+        status = f"[{_STYLE[r.status]}]{r.status}[/]"
+        if r.status == "overdue":
+            status += f"\n[dim](measured {r.measured_on})[/]"
+        table.add_row(f"{r.target_id} [dim]({r.clause_section})[/]\n{r.target}",
+                      r.measured_text, status, "\n".join(notes))
         if r.missing:
             missing.append(f"{r.target_id}: {r.missing}")
     console.print(table)
+    for t in report.trajectories:
+        console.print(f"[bold]milestones[/] {t['series']}: {t['trajectory']}", highlight=False)
+    if report.text_ends:
+        console.print(f"[bold]source text:[/] {report.text_ends}", highlight=False)
+    for n in report.plan_notes:
+        console.print(f"[dim]plan note:[/] {n}", highlight=False)
     if missing:
         console.print("[bold]Missing data (unknown targets):[/]")
         for line in missing:
             console.print(f"  - {line}", highlight=False)
     counts = report.status_counts()
     console.print(f"met {counts['met']}, not met {counts['not_met']}, "
-                  f"unknown {counts['unknown']}")
+                  f"overdue {counts['overdue']}, unknown {counts['unknown']}")
     for kind, path in paths.items():
         console.print(f"{kind}: {path}")
+
+
+@projects_app.command("export")
+@handle_errors
+def projects_export(
+    path: Annotated[Path, typer.Argument(help="CSV file to write")],
+    plan: Annotated[str | None, typer.Option(help="Only this plan's projects")] = None,
+    store: Annotated[
+        Path | None, typer.Option(help="GeoPackage store (default: PLANNER_DATA_STORE)")
+    ] = None,
+    plans_dir: Annotated[
+        Path | None, typer.Option(help="Folder of plan files (default: PLANNER_DATA_PLANS_DIR)")
+    ] = None,
+) -> None:
+    """Write the plans' named projects to CSV (edit it, then `planner plan projects import`)."""
+    settings = DataSettings()
+    plans = load_plans(plans_dir or settings.plans_dir)
+    out = export_projects(check_store(store or settings.store), path, plans, plan)
+    console.print(f"projects written to {out}")
+
+
+@projects_app.command("import")
+@handle_errors
+def projects_import(
+    path: Annotated[Path, typer.Argument(help="Edited projects CSV")],
+    store: Annotated[
+        Path | None, typer.Option(help="GeoPackage store (default: PLANNER_DATA_STORE)")
+    ] = None,
+    plans_dir: Annotated[
+        Path | None, typer.Option(help="Folder of plan files (default: PLANNER_DATA_PLANS_DIR)")
+    ] = None,
+) -> None:
+    """Import an edited project list: validated as a whole, audited, per plan replaced."""
+    settings = DataSettings()
+    plans = load_plans(plans_dir or settings.plans_dir)
+    rep = import_projects(check_store(store or settings.store), path, plans, actor="cli")
+    console.print(f"{rep['rows']} rows: {rep['inserted']} inserted, {rep['updated']} updated, "
+                  f"{rep['unchanged']} unchanged, {rep['removed']} removed "
+                  f"(plans {', '.join(rep['plans'])}); {rep['total']} projects in the store")

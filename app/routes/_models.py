@@ -136,6 +136,16 @@ class FacilityProperties(BaseModel):
     meets_accessibility_criteria: bool | None = None
     strengthened: bool | None = None
     source: str | None = Field(None, max_length=1000)
+    services: str | None = Field(
+        None, max_length=500, pattern=r"^[a-z_]+(:\d+)?(;[a-z_]+(:\d+)?)*$",
+        description="Other kinds the facility provides, with per-service capacity where "
+                    "known: 'kind[:capacity];...' (e.g. 'children_care:33;drug_rehab')")
+    capacity_as_of: str | None = Field(
+        None, pattern=r"^(19|20)\d{2}(-\d{2}(-\d{2})?)?$",
+        description="Date of the capacity figure (YYYY, YYYY-MM or YYYY-MM-DD)")
+    capacity_type: Literal["design", "in_care"] | None = Field(
+        None, description="design capacity (places) or people in care on capacity_as_of")
+    street: str | None = Field(None, max_length=300, description="Street address")
     commune: str | None = Field(
         None, max_length=200, description="Commune name (used to place it when no geometry)"
     )
@@ -175,6 +185,16 @@ class FacilityChanges(BaseModel):
     meets_accessibility_criteria: bool | None = None
     strengthened: bool | None = None
     source: str | None = Field(None, max_length=1000)
+    services: str | None = Field(
+        None, max_length=500, pattern=r"^[a-z_]+(:\d+)?(;[a-z_]+(:\d+)?)*$",
+        description="Other kinds the facility provides, with per-service capacity where "
+                    "known: 'kind[:capacity];...' (e.g. 'children_care:33;drug_rehab')")
+    capacity_as_of: str | None = Field(
+        None, pattern=r"^(19|20)\d{2}(-\d{2}(-\d{2})?)?$",
+        description="Date of the capacity figure (YYYY, YYYY-MM or YYYY-MM-DD)")
+    capacity_type: Literal["design", "in_care"] | None = Field(
+        None, description="design capacity (places) or people in care on capacity_as_of")
+    street: str | None = Field(None, max_length=300, description="Street address")
 
 
 class FacilityPatch(BaseModel):

@@ -150,9 +150,18 @@ class TargetResultModel(BaseModel):
     target: str
     measured: float | None
     measured_text: str
-    status: str
+    status: str = Field(description="met, not_met, overdue (deadline passed, not met when "
+                                    "last measured) or unknown")
     gap: str
     missing: str | None = None
+    caveats: list[str] = Field(default_factory=list, description="The target's notes, proxy "
+                               "warnings and data caveats, to show beside it")
+    registry_gap: list[str] = Field(default_factory=list, description="Facilities the plan "
+                                    "names or presumes that the registry lacks")
+    measured_on: str = ""
+    projects: list[dict[str, Any]] = Field(default_factory=list)
+    projected: str = ""
+    on_track: bool | None = None
 
 
 class ComplianceReportModel(BaseModel):
@@ -170,6 +179,11 @@ class ComplianceReportModel(BaseModel):
     results: list[TargetResultModel]
     status_counts: dict[str, int]
     notes: list[str]
+    plan_notes: list[str] = Field(default_factory=list)
+    text_ends: str | None = None
+    registry_gaps: list[dict[str, Any]] = Field(default_factory=list)
+    projects: list[dict[str, Any]] = Field(default_factory=list)
+    trajectories: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class SitingRequest(BaseModel):
