@@ -149,18 +149,28 @@ def facility_ids(store: Path) -> list[str]:
 # --------------------------------------------------------------------------- parts
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def single_client(server: Server, fid: str, n: int) -> dict:
     conn = server.conn()
     tag = etag_of(conn, fid)
     lat = []
+    cpu0 = _cpu_seconds(server.proc.pid)
     t0 = time.perf_counter()
     for i in range(n):
         t = time.perf_counter()
         _, tag = edit(conn, fid, tag, i + 1)
         lat.append((time.perf_counter() - t) * 1000)
     total = time.perf_counter() - t0
+    cpu_ms = (_cpu_seconds(server.proc.pid) - cpu0) / n * 1000
     return {"edits": n, "edits_per_s": round(n / total, 1), "p50_ms": round(_pct(lat, 50), 1),
-            "p99_ms": round(_pct(lat, 99), 1)}
+            "p99_ms": round(_pct(lat, 99), 1), "server_cpu_ms_per_edit": round(cpu_ms, 2),
+            "edits_per_s_per_free_core": round(1000 / cpu_ms, 1) if cpu_ms else None,
+            "load_average": os.getloadavg()[0]}
 
 
 def _reads(server: Server, fid: str, stop: threading.Event | None, n: int | None,
@@ -350,7 +360,10 @@ def main(argv: list[str] | None = None) -> dict:
             fids = facility_ids(store)
             single = single_client(server, fids[0], args.single)
             print(f"single client: {single['edits_per_s']} acknowledged edits/s "
-                  f"(p50 {single['p50_ms']} ms, p99 {single['p99_ms']} ms, {args.single} edits)",
+                  f"(p50 {single['p50_ms']} ms, p99 {single['p99_ms']} ms, {args.single} edits); "
+                  f"server CPU {single['server_cpu_ms_per_edit']} ms per edit = "
+                  f"{single['edits_per_s_per_free_core']} edits/s on one free core "
+                  f"(load average {single['load_average']:.1f} on {os.cpu_count()} cores)",
                   flush=True)
             conc = concurrent_writers(server, fids[1:1 + args.writers], args.rounds, fids[0])
             print(f"{conc['writers']} concurrent writers x {conc['rounds']}: p50 "

@@ -27,6 +27,7 @@ from app.routes._state import COLLECTIONS, LayerIndex, ServiceState, _properties
 from app.routes.collections import GeoJSONResponse, facility_etag
 from geo import registry
 from geo._errors import NotFoundError
+from geo.facilities import COLUMNS
 from geo.store import read_layer
 
 router = APIRouter(tags=["registry"])
@@ -113,12 +114,60 @@ def _write(state: ServiceState, fn, *args: Any, **kwargs: Any) -> dict:  # noqa:
     stored = fn(state.store, *args, communes=communes, **kwargs)
     with state.write_lock:
         try:
-            _refresh(state, stored["id"])
+            _refresh(state, stored["id"], stored)
         except Exception:  # noqa: BLE001 - fall back to re-reading the layer
             state.reload("facilities")
         with state.cache_lock:
             state.cache.clear()
     return stored
+
+
+def _splice_record(state: ServiceState, layer: LayerIndex, pos: int, stored: dict) -> None:
+    """Replace feature ``pos`` by the committed record (no store read, no frame building)."""
+    if any(c in stored and c not in layer.gdf.columns for c in COLUMNS):
+        state.reload("facilities")  # the write added a column (a store older than the schema)
+        return
+    gdf = layer.gdf.copy()
+    geom_col = gdf.geometry.name
+    lon, lat = stored.get("lon"), stored.get("lat")
+    geom = None if lon is None or lat is None else shapely.Point(lon, lat)
+    props = {}
+    for col in gdf.columns:
+        if col == geom_col:
+            continue
+        value = stored[col] if col in stored else gdf.at[pos, col]
+        if isinstance(value, float) and value != value:
+            value = None
+        elif isinstance(value, np.generic):
+            value = value.item()
+        props[col] = value
+        gdf.at[pos, col] = np.nan if value is None and gdf[col].dtype.kind == "f" else value
+    gdf.at[pos, geom_col] = geom
+    fid = str(stored["id"])
+    feature = ('{"type":"Feature","id":' + json.dumps(fid, ensure_ascii=False)
+               + ',"geometry":' + (shapely.to_geojson(geom) if geom is not None else "null")
+               + ',"properties":' + json.dumps(props, ensure_ascii=False, separators=(",", ":"),
+                                              default=str) + "}")
+    features = list(layer.features)
+    features[pos] = feature
+    bounds = layer.bounds.copy()
+    bounds[pos] = shapely.bounds(geom) if geom is not None else np.nan
+    geoms = layer.geoms.copy()
+    geoms[pos] = geom
+    values = {}
+    for k, v in layer.values.items():
+        v = v.astype(object)  # a copy; object: a longer value must not be cut to the width
+        v[pos] = str(props.get(k))
+        values[k] = v
+    finite = np.isfinite(bounds).all(axis=1)
+    extent = layer.extent
+    if finite.any():
+        b = bounds[finite]
+        extent = (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()),
+                  float(b[:, 3].max()))
+    state.layers["facilities"] = LayerIndex(gdf=gdf, fids=layer.fids, features=features,
+                                            bounds=bounds, geoms=geoms, values=values,
+                                            position=layer.position, extent=extent)
 
 
 def _index_one(row: pd.DataFrame, spec: Any) -> LayerIndex:
@@ -136,11 +185,20 @@ def _index_one(row: pd.DataFrame, spec: Any) -> LayerIndex:
                       geoms=geoms, values=values, position={}, extent=None)
 
 
-def _refresh(state: ServiceState, fid: str) -> None:
-    """Re-read one facility from the store and splice it into the in-memory index."""
+def _refresh(state: ServiceState, fid: str, stored: dict | None = None) -> None:
+    """Splice one facility into the in-memory index.
+
+    A changed facility is rebuilt from ``stored`` (the record the write just
+    committed, as :mod:`geo.registry` returns it); a new one is read back from
+    the store.
+    """
     layer = state.layers.get("facilities")
     if layer is None:
         state.reload("facilities")
+        return
+    pos = layer.position.get(fid)
+    if pos is not None and stored is not None:
+        _splice_record(state, layer, pos, stored)
         return
     quoted = "'" + fid.replace("'", "''") + "'"
     row = read_layer(state.store, "facilities", where=f"id = {quoted}")
