@@ -7,13 +7,21 @@ offline.  Only the background tiles need a network; without one the communes
 and facilities still draw on a blank background.
 
 Every text that comes from data (facility and commune names, sources) is
-HTML-escaped before it reaches a popup or tooltip.
+HTML-escaped before it reaches a popup or tooltip, and never reaches JavaScript
+source as it is: folium's own ``Popup`` and ``Tooltip`` put their text inside
+JavaScript template literals (where ``${…}`` and backticks run), so markers
+get their popup and tooltip from :class:`SafeBinding`, which passes the
+(HTML-escaped) content as a JSON string literal escaped for an HTML
+``<script>`` element (:func:`js_string`).  GeoJSON layers carry their
+properties as JSON (escaped by folium), shown through ``innerHTML``, so their
+text columns are HTML-escaped first.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import json
 from importlib import resources
 from pathlib import Path
 
@@ -22,6 +30,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from branca.element import MacroElement
+from folium.template import Template
 
 from geo._errors import CRSError
 from geo.facilities import KIND_LABELS as FACILITY_KIND_LABELS
@@ -55,6 +65,72 @@ _JQUERY_SHIM = (
     " var t = document.createElement('template'); t.innerHTML = String(h).trim();"
     " return t.content.firstChild; };"
 )
+
+
+def js_string(text: object) -> str:
+    """Return ``text`` as a JavaScript string literal safe inside an HTML ``<script>``.
+
+    JSON string syntax, with ``<``, ``>``, ``&``, ``'``, backticks, ``$``,
+    braces and every non-ASCII character (including U+2028/U+2029) as
+    ``\\uXXXX`` escapes: the literal can neither close the script element nor
+    break out of any JavaScript quoting.  Braces matter too: branca compiles
+    each element's rendered script as a Jinja template again, so ``{{…}}`` in
+    data would otherwise run on the server.
+
+    Parameters
+    ----------
+    text : object
+        Any value (converted with ``str``).
+
+    Returns
+    -------
+    str
+        The literal, quotes included.
+    """
+    out = json.dumps(str(text), ensure_ascii=True)
+    for ch in "<>&'`${}":
+        out = out.replace(ch, f"\\u{ord(ch):04x}")
+    return out
+
+
+class SafeBinding(MacroElement):
+    """Bind a popup and/or a tooltip to its parent layer without folium's templates.
+
+    The contents are HTML strings whose data parts the caller has
+    HTML-escaped; they reach the page as :func:`js_string` literals, so no
+    text can run as JavaScript whatever it contains.
+
+    Parameters
+    ----------
+    popup : str, optional
+        HTML of the popup.
+    tooltip : str, optional
+        HTML of the tooltip.
+    max_width : int
+        Popup width in pixels.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {% if this.popup is not none %}
+            {{ this._parent.get_name() }}.bindPopup({{ this.popup }},
+                {"maxWidth": {{ this.max_width }}});
+        {% endif %}
+        {% if this.tooltip is not none %}
+            {{ this._parent.get_name() }}.bindTooltip({{ this.tooltip }}, {"sticky": true});
+        {% endif %}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, popup: str | None = None, tooltip: str | None = None,
+                 max_width: int = 360) -> None:
+        super().__init__()
+        self._name = "SafeBinding"
+        self.popup = None if popup is None else js_string(popup)
+        self.tooltip = None if tooltip is None else js_string(tooltip)
+        self.max_width = int(max_width)
 
 
 def _vendored(name: str) -> bytes:
@@ -131,11 +207,27 @@ def _minutes_colour(value: float | None) -> str:
     return _TIME_COLOURS[-1]
 
 
+def html_text(value: object) -> str:
+    """HTML-escape a data text, braces included (``{`` → ``&#123;``).
+
+    Braces are escaped because folium/branca re-compile rendered HTML and
+    scripts as Jinja templates: ``{{…}}`` or ``{%…%}`` in data would run as
+    template code on the server.
+    """
+    return html.escape(_text(value)).replace("{", "&#123;").replace("}", "&#125;")
+
+
+def _text(value: object) -> str:
+    """Display text of a cell ('' for missing values)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return ""
+    return str(value)
+
+
 def _popup_table(rows: list[tuple[str, object]]) -> str:
     cells = "".join(
         f"<tr><th style='text-align:left;padding-right:6px'>{html.escape(str(k))}</th>"
-        f"<td>{html.escape('' if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))}"
-        "</td></tr>"
+        f"<td>{html_text(v)}</td></tr>"
         for k, v in rows
     )
     return f"<table>{cells}</table>"
@@ -156,14 +248,14 @@ def _legend_html(title: str, kinds: list[str], threshold: float) -> str:
     kind_rows = "".join(
         f"<div><span style='background:{KIND_COLOURS.get(k, '#333')};border-radius:50%;"
         f"width:10px;height:10px;display:inline-block'></span> "
-        f"{html.escape(KIND_LABELS.get(k, k))}</div>"
+        f"{html_text(KIND_LABELS.get(k, k))}</div>"
         for k in kinds
     )
     return (
         "<div id='planner-legend' style='position:fixed;bottom:24px;left:12px;z-index:9999;"
         "background:rgba(255,255,255,.92);padding:8px 10px;font:12px sans-serif;"
         "border:1px solid #999;border-radius:4px;max-width:320px'>"
-        f"<b>{html.escape(title)}</b><div style='margin-top:4px'><i>Thời gian di chuyển "
+        f"<b>{html_text(title)}</b><div style='margin-top:4px'><i>Thời gian di chuyển "
         f"(travel time)</i></div>{time_rows}"
         + (f"<div style='margin-top:4px'><i>Cơ sở (facilities)</i></div>{kind_rows}"
            if kinds else "")
@@ -192,7 +284,7 @@ def _add_facilities(fmap: folium.Map, facilities: gpd.GeoDataFrame, name: str) -
                 ("Nguồn (source)", getattr(row, "source", "")),
             ]
         )
-        folium.CircleMarker(
+        marker = folium.CircleMarker(
             location=[geom.y, geom.x],
             radius=7 if precision == "exact" else 6,
             color="#000" if precision == "exact" else "#555",
@@ -201,10 +293,10 @@ def _add_facilities(fmap: folium.Map, facilities: gpd.GeoDataFrame, name: str) -
             fill=True,
             fill_color=KIND_COLOURS.get(kind, "#333"),
             fill_opacity=0.9,
-            popup=folium.Popup(popup, max_width=360),
-            tooltip=html.escape(str(getattr(row, "name", ""))),
             class_name="planner-facility",
-        ).add_to(layer)
+        )
+        marker.add_child(SafeBinding(popup, html_text(getattr(row, "name", "")), 360))
+        marker.add_to(layer)
     layer.add_to(fmap)
     return kinds
 
@@ -254,7 +346,10 @@ def coverage_map(
     data = communes[cols + ["geometry"]].copy()
     data["minutes"] = pd.to_numeric(data["minutes"], errors="coerce").replace(np.inf, np.nan)
     data["minutes_label"] = data["minutes"].map(lambda m: "no route" if pd.isna(m) else f"{m:.0f}")
-    data["name"] = data["name"].astype(str).map(html.escape)
+    # GeoJSON tooltips show their properties through innerHTML: escape every text
+    for col in ("name", "commune_code", "travel_model", "nearest_facility_id"):
+        if col in data.columns:
+            data[col] = data[col].map(html_text)
     data["fill"] = data["minutes"].map(_minutes_colour)
 
     fields = ["name", "commune_code", "minutes_label", "population"]
@@ -347,18 +442,20 @@ def siting_map(
                 ("Xã thêm (marginal communes)", getattr(row, "marginal_communes", "")),
             ]
         )
-        folium.RegularPolygonMarker(
+        # a CircleMarker: folium's RegularPolygonMarker needs a CDN plugin (not inlined)
+        marker = folium.CircleMarker(
             location=[row.geometry.y, row.geometry.x],
-            number_of_sides=4,
-            radius=9,
+            radius=10,
             color="#000",
-            weight=1.5,
+            weight=2.5,
             fill=True,
             fill_color="#ffd700",
             fill_opacity=1,
-            popup=folium.Popup(popup, max_width=320),
-            tooltip=html.escape(f"#{getattr(row, 'rank', '')} {getattr(row, 'name', '')}"),
-        ).add_to(layer)
+            class_name="planner-site",
+        )
+        label = f"#{_text(getattr(row, 'rank', ''))} {_text(getattr(row, 'name', ''))}"
+        marker.add_child(SafeBinding(popup, html_text(label), 320))
+        marker.add_to(layer)
     layer.add_to(fmap)
     # keep the layer control last so it lists the new layers
     for key, child in list(fmap._children.items()):
