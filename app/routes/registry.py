@@ -338,9 +338,7 @@ async def replace(
     else:
         raise HTTPException(400, "PUT replaces the whole facility: give a geometry, or the "
                                  "commune / district / province names to place it")
-    await run_in_threadpool(
-        _write, state, registry.update_facility, fid, record, version, actor=actor
-    )
+    await _run_write(state, registry.update_facility, fid, record, version, actor=actor)
     return _feature_response(state, fid, request, 200)
 
 
