@@ -92,8 +92,14 @@ def main() -> None:
     n_communes = len(ni.communes)
     print(f"commune centres with an off-road leg > 2 km: {long_centre} of {n_communes} "
           f"({long_centre / n_communes:.1%})")
-    print(df.round(0).to_markdown(index=False) if "--markdown" in sys.argv
-          else df.round(0).to_string(index=False))
+    if "--markdown" in sys.argv:
+        cols = list(df.columns)
+        print("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
+        for r in df.itertuples(index=False):
+            print("| " + " | ".join(x if isinstance(x, str) else f"{x:,.0f}" for x in r)
+                  + " |")
+    else:
+        print(df.round(0).to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -134,7 +134,13 @@ def snap_points(network: TravelNetwork, lonlat: Any) -> Snapped:
                        np.full(n, np.inf))
     tree, idx = _dominant_tree(network)
     d, j = tree.query(xy)
-    return Snapped(xy, idx[j].astype(np.int64), d, network.offroad_seconds(d))
+    node = idx[j].astype(np.int64)
+    off = network.offroad_seconds(d)
+    if network.max_snap_m is not None:
+        far = d > network.max_snap_m  # no road within reach: no modelled link
+        node[far] = -1
+        off[far] = np.inf
+    return Snapped(xy, node, d, off)
 
 
 def _path_flags(flag: np.ndarray, pred: np.ndarray) -> np.ndarray:

@@ -453,6 +453,9 @@ class TravelNetwork:
         the road trip (the backbone model, where roads are sparse).  False on views of the
         national OSM graph: there the only off-road legs are from a point to its nearest
         road node and back.
+    max_snap_m : float or None
+        Points farther than this from every road node are not attached (no modelled
+        link: an island without roads); None attaches every point.
     """
 
     graph: sparse.csr_matrix
@@ -467,6 +470,7 @@ class TravelNetwork:
     detour_factor: float
     summary: dict[str, Any] = field(default_factory=dict)
     straight_line_trips: bool = True
+    max_snap_m: float | None = None
     _reverse: sparse.csr_matrix | None = field(default=None, repr=False)
     _tree: Any = field(default=None, repr=False)
 
