@@ -1262,6 +1262,18 @@ def vision_access(assessment: Any, threshold_minutes: float) -> pd.DataFrame:
     """
     access = assessment.access.copy()
     access["served"] = pd.to_numeric(access["minutes"], errors="coerce") <= threshold_minutes
+    ctx = getattr(assessment, "national", None)
+    if ctx is not None:
+        # the 2050 vision on the national computation: the centre AND the residential
+        # areas (geo.national.commune_reach)
+        for kind in access["kind"].unique():
+            reach = ctx.reach(assessment.communes, kind, threshold_minutes)
+            reached = reach.set_index("commune_code")["reached"]
+            rows = access["kind"] == kind
+            access.loc[rows, "served"] = access.loc[rows, "commune_code"].map(
+                reached).fillna(False).astype(bool).to_numpy()
+        access.attrs["rule"] = ("served = the commune's centre and at least 95% of its "
+                                "residential population within the threshold")
     access.attrs["threshold_minutes"] = float(threshold_minutes)
     access.attrs["profile"] = assessment.profile
     return access

@@ -41,7 +41,7 @@ from geo.national import (
     province_access,
 )
 
-__all__ = ["ENGINES", "NationalResult", "national_check"]
+__all__ = ["ENGINES", "NationalResult", "national_access_table", "national_check"]
 
 ENGINES = ("local", "dask")
 
@@ -399,3 +399,28 @@ def _summary(communes: pd.DataFrame, provinces: pd.DataFrame, kinds: list[str],
                                                         "sources")},
         "facilities": int(len(ni.facilities)),
     }
+
+
+def national_access_table(
+    store: Any, sources_dir: str | Path, *, threshold: float = 60.0,
+    profile: str = "motorbike", cache_dir: str | Path | None = None,
+    facilities: gpd.GeoDataFrame | None = None, progress: bool = False,
+) -> pd.DataFrame:
+    """The whole country's commune table for a national plan's vision target.
+
+    ``served`` is the 2050-vision rule (centre and 95% of the residents within
+    ``threshold`` minutes of any facility); the form :func:`geo.compliance.evaluate_plan`
+    takes as ``national_access``.
+    """
+    inputs = national_inputs(store, sources_dir, profile, cache_dir, facilities=facilities,
+                             progress=progress)
+    r = national_check(store, sources_dir, kinds=["any"], threshold=threshold,
+                       profile=profile, cache_dir=cache_dir, inputs=inputs,
+                       progress=progress)
+    c = r.communes
+    table = pd.DataFrame({"commune_code": c["commune_code"].astype(str), "kind": c["kind"],
+                          "minutes": c["minutes"], "served": c["reached"].astype(bool),
+                          "population": c["population"]})
+    table.attrs.update(threshold_minutes=float(threshold), profile=profile,
+                       rule=r.summary["rule"])
+    return table

@@ -73,8 +73,8 @@ def check(
     access: Annotated[
         bool | None,
         typer.Option("--access/--no-access",
-                     help="Compute travel times for the vision targets (default: yes for a "
-                          "province plan, no for the national plan)"),
+                     help="Compute travel times for the vision targets (default: yes; for "
+                          "the national plan, the national check of every commune)"),
     ] = None,
     threshold: Annotated[
         float, typer.Option(help="Travel-time threshold (minutes) for 'served' in the vision "
@@ -90,9 +90,18 @@ def check(
     ben = load_beneficiaries(beneficiaries) if beneficiaries else None
     has_vision = any(t.type == "vision_coverage" for t in the_plan.targets)
     if access is None:
-        access = the_plan.territory.level != "national"
+        access = True
+    national = the_plan.territory.level == "national"
     table_access = None
-    if has_vision and access:
+    national_table = None
+    if has_vision and access and national:
+        from geo.national_check import national_access_table
+
+        console.print(f"The national 2050-vision check ({profile}, {threshold:g} min)...")
+        national_table = national_access_table(store_path, settings.sources,
+                                               threshold=threshold, profile=profile,
+                                               cache_dir=settings.cache_dir, progress=True)
+    elif has_vision and access:
         console.print(f"Travel times for the vision targets ({profile}, {threshold:g} min)...")
         assessment = plan_assessment(
             the_plan, store_path, settings.sources, threshold_minutes=threshold, year=year,
@@ -104,10 +113,15 @@ def check(
                                     tiles=analysis_settings().map_tiles or None)
             coverage_map = str(maps["map_html"].relative_to(out))
     report = evaluate_plan_on_store(the_plan, store_path, year=year, beneficiaries=ben,
-                                    access=table_access)
+                                    access=table_access, national_access=national_table)
     if has_vision and not access:
-        report.notes.append("Travel times were not computed (--no-access, the default for the "
-                            "national plan): vision targets are unknown.")
+        report.notes.append("Travel times were not computed (--no-access): vision targets "
+                            "are unknown.")
+    elif national_table is not None:
+        report.notes.append(
+            f"Vision target: the national check of every commune by {profile}; "
+            f"{national_table.attrs['rule']}, at {threshold:g} min (966's vision gives no "
+            "threshold).")
     elif table_access is not None:
         report.notes.append(
             f"Vision targets: travel times by {profile} from each commune's admin centre to "
