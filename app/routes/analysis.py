@@ -565,8 +565,9 @@ def compliance_report(
         access = vision_access(a, threshold)
     report = evaluate_plan_on_store(plan, state.store, year=year, access=access)
     if plan.territory.level == "national":
-        report.notes.append("National plan: travel times are computed per province, so its "
-                            "vision targets are not measured here.")
+        report.notes.append("National plan: its vision target is measured by the national "
+                            "check (GET /analysis/national, or `planner plan check` on the "
+                            "command line), not on this page's request.")
     with state.cache_lock:
         state.cache[key] = report
     return report
