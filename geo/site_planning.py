@@ -541,7 +541,8 @@ def plan_sites(
 
 
 def write_site_plan(plan: SitePlan, out_dir: str | os.PathLike,
-                    tiles: str | None = "OpenStreetMap") -> dict[str, Path]:
+                    tiles: str | None = "OpenStreetMap",
+                    roads: gpd.GeoDataFrame | None = None) -> dict[str, Path]:
     """Write the plan: GeoPackage, CSV tables and the folium map.
 
     Parameters
@@ -550,7 +551,9 @@ def write_site_plan(plan: SitePlan, out_dir: str | os.PathLike,
     out_dir : path
         Output directory (created).
     tiles : str or None
-        Map background tiles (``None``: offline map without basemap).
+        Map background tiles (``None``: no online tiles).
+    roads : GeoDataFrame, optional
+        Main roads of the offline basemap (:func:`geo.basemap.territory_roads`).
 
     Returns
     -------
@@ -600,6 +603,6 @@ def write_site_plan(plan: SitePlan, out_dir: str | os.PathLike,
     title = (f"{t.name} — {plan.model.upper()} {plan.kind}, ≤ {plan.threshold:g} min, "
              f"{plan.n_sites} new site{'s' if plan.n_sites != 1 else ''}")
     fmap = siting_map(plan.communes, fixed, plan.suggested, threshold=plan.threshold,
-                      title=title, tiles=tiles)
+                      title=title, tiles=tiles, roads=roads)
     save_map(fmap, paths["map_html"])
     return paths

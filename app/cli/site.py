@@ -11,6 +11,7 @@ from rich.table import Table
 from app.cli._common import app, console, handle_errors
 from app.settings import analysis_settings, data_settings
 from geo._errors import InvalidDataError
+from geo.basemap import territory_roads
 from geo.site_planning import SitePlan, plan_sites, write_site_plan
 from geo.store import check_store
 
@@ -91,5 +92,6 @@ def site(
                       candidates=candidates, min_area_m2=min_area, exclusions=exclusions,
                       include_planned=not no_planned, method=method, cache_dir=data.cache_dir)
     out_dir = (out or analysis.out_dir) / plan.territory.key.replace(":", "_") / "site"
-    paths = write_site_plan(plan, out_dir, tiles=analysis.map_tiles or None)
+    roads = territory_roads(data.sources, data.cache_dir, plan.communes)
+    paths = write_site_plan(plan, out_dir, tiles=analysis.map_tiles or None, roads=roads)
     _print_plan(plan, paths)
