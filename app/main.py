@@ -20,6 +20,7 @@ from app.errors import BodySizeLimitMiddleware, Problem, install_error_handlers
 from app.routes import analysis as analysis_routes
 from app.routes import collections as collections_routes
 from app.routes import docs as docs_routes
+from app.routes import downloads as downloads_routes
 from app.routes import jobs as jobs_routes
 from app.routes import maps as maps_routes
 from app.routes import page as page_routes
@@ -94,6 +95,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(registry_routes.router)
     app.include_router(analysis_routes.router)
     app.include_router(maps_routes.router)
+    app.include_router(downloads_routes.router)
     app.include_router(jobs_routes.router)
     app.include_router(page_routes.router)
     page_routes.mount_static(app)

@@ -266,7 +266,7 @@ def add_basemap(
 
 _DETAILS_CSS = """
 <style>
-#planner-legend { position: fixed; bottom: 28px; left: 10px; z-index: 9999;
+#planner-legend { position: fixed; bottom: 44px; left: 10px; z-index: 9999;
   background: rgba(255,255,255,.94); font: 12px/1.35 sans-serif; border: 1px solid #999;
   border-radius: 4px; max-width: 300px; max-height: 55vh; overflow: auto; }
 #planner-legend summary { cursor: pointer; padding: 4px 8px; font-weight: 600; }

@@ -3,20 +3,28 @@
 The page is static HTML + vanilla JS (``app/static``); every data text is set
 with ``textContent`` in the browser, never as HTML.  Territory search folds
 diacritics (``Dak Nong`` finds ``Đắk Nông``) with :func:`geo.names.fold`.
+Leaflet is served from the vendored copy (``/assets/leaflet/…``) and the page's
+offline basemap from ``/basemap/roads`` (main roads of the OSM road table), so
+the page needs no network beyond this service.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path as FsPath
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from app.routes._deps import StateDep
 from app.routes._state import ServiceState
+from geo.basemap import MAIN_ROAD_CLASSES, main_roads, open_ways, roads_geojson
+from geo.coverage import DEFAULT_SERVED_MINUTES
+from geo.facilities import KIND_LABELS as FACILITY_KIND_LABELS
 from geo.maps import KIND_LABELS
 from geo.names import fold
 
@@ -37,10 +45,13 @@ class TerritoryOption(BaseModel):
 
 
 class KindOption(BaseModel):
-    """A facility kind with its bilingual label."""
+    """A facility kind with its bilingual label and default served threshold."""
 
     id: str
     label: str
+    label_vi: str
+    label_en: str
+    default_threshold_min: float
 
 
 def territory_options(state: ServiceState) -> list[TerritoryOption]:
@@ -104,11 +115,89 @@ def territories(
     return hits[:limit]
 
 
-@router.get("/kinds", response_model=list[KindOption], summary="Facility kinds")
+@router.get("/kinds", response_model=list[KindOption],
+            summary="Facility kinds, labels and default thresholds")
 def kinds() -> list[KindOption]:
-    """The facility kinds (``any`` first) with Vietnamese and English labels."""
+    """The facility kinds (``any`` first): Vietnamese and English labels, default threshold.
+
+    ``default_threshold_min`` is :data:`geo.coverage.DEFAULT_SERVED_MINUTES` (a planning
+    assumption, e.g. 30 min for shelters); the page sets the threshold to it when the
+    kind changes.
+    """
     order = ["any", *[k for k in KIND_LABELS if k != "any"]]
-    return [KindOption(id=k, label=KIND_LABELS[k]) for k in order]
+    out = []
+    for k in order:
+        vi, en = (("Mọi loại hình", "any kind") if k == "any"
+                  else FACILITY_KIND_LABELS[k][:2])
+        out.append(KindOption(id=k, label=KIND_LABELS[k], label_vi=vi, label_en=en,
+                              default_threshold_min=DEFAULT_SERVED_MINUTES.get(k, 60.0)))
+    return out
+
+
+_LEAFLET = {"leaflet.js": "text/javascript", "leaflet.css": "text/css",
+            "layers.png": "image/png", "layers-2x.png": "image/png"}
+LEAFLET_DIR = FsPath(__file__).resolve().parents[2] / "geo" / "_vendor" / "leaflet"
+
+
+@router.get("/assets/leaflet/{name}", include_in_schema=False)
+def leaflet_asset(name: str) -> FileResponse:
+    """The vendored Leaflet (BSD-2) for the page: no CDN."""
+    if name not in _LEAFLET:
+        raise HTTPException(404, f"no asset {name}")
+    return FileResponse(LEAFLET_DIR / name, media_type=_LEAFLET[name],
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
+def _roads_body(state: ServiceState, bbox: tuple[float, float, float, float],
+                simplify_m: float, classes: tuple[str, ...]) -> bytes:
+    key = ("basemap_roads", tuple(round(b, 3) for b in bbox), simplify_m, classes)
+    with state.cache_lock:
+        hit = state.cache.get(key)
+    if hit is not None:
+        return hit
+    ways = open_ways(state.sources_dir, state.cache_dir) if state.sources_dir else None
+    if ways is None:
+        fc: dict = {"type": "FeatureCollection", "features": [],
+                    "attribution": "© OpenStreetMap contributors"}
+    else:
+        fc = roads_geojson(main_roads(ways, bbox, simplify_m=simplify_m, classes=classes))
+    body = json.dumps(fc, separators=(",", ":")).encode()
+    with state.cache_lock:
+        state.cache[key] = body
+    return body
+
+
+@router.get(
+    "/basemap/roads",
+    summary="Main roads in a box (offline basemap, GeoJSON)",
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+async def basemap_roads(
+    state: StateDep,
+    bbox: Annotated[str, Query(max_length=100, description="minlon,minlat,maxlon,maxlat",
+                               examples=["108.6,11.4,109.5,12.9"])],
+) -> Response:
+    """Motorway and trunk to tertiary roads of the OSM road table crossing ``bbox``.
+
+    One MultiLineString feature per road class with ``highway``, ``width`` (px) and
+    ``colour`` for drawing; simplified by the box size (national boxes keep only
+    motorway, trunk and primary).  © OpenStreetMap contributors.
+    """
+    try:
+        box = tuple(float(v) for v in bbox.split(","))
+    except ValueError:
+        raise HTTPException(422, "bbox: four numbers minlon,minlat,maxlon,maxlat") from None
+    if len(box) != 4 or not (box[0] < box[2] and box[1] < box[3]):
+        raise HTTPException(422, "bbox: four numbers minlon,minlat,maxlon,maxlat")
+    span = max(box[2] - box[0], box[3] - box[1])
+    if span > 4:
+        simplify_m, classes = 500.0, MAIN_ROAD_CLASSES[:3]
+    elif span > 1.5:
+        simplify_m, classes = 120.0, MAIN_ROAD_CLASSES[:4]
+    else:
+        simplify_m, classes = 30.0, MAIN_ROAD_CLASSES
+    body = await run_in_threadpool(_roads_body, state, box, simplify_m, classes)
+    return Response(body, media_type="application/geo+json")
 
 
 def mount_static(app) -> None:  # noqa: ANN001 (FastAPI)
