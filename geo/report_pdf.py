@@ -107,6 +107,8 @@ def _draw_map(ax, communes: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,  # n
     ax.set_aspect(1 / np.cos(np.radians((miny + maxy) / 2)))
     ax.set_xticks([])
     ax.set_yticks([])
+    ax.set_xlabel("")
+    ax.set_ylabel("")
     _scale_bar(ax, (miny + maxy) / 2)
     finite = minutes.dropna()
     handles = []
@@ -266,8 +268,8 @@ def write_report_pdf(
                 notes.append(f"vị trí gần đúng (approx. location: {prec})")
             rows.append((str(r.commune_code), _wrap(str(r.name), 28), _fmt_int(r.population),
                          "—" if pd.isna(m) else f"{m:.0f}", _wrap("; ".join(notes), 40)))
-        header = ("Mã (code)", "Xã/phường (commune)", "Dân số (population)",
-                  "Phút (minutes)", "Lưu ý (caveat)")
+        header = ("Mã\n(code)", "Xã/phường\n(commune)", "Dân số\n(population)",
+                  "Phút\n(minutes)", "Lưu ý\n(caveat)")
         chunks = [rows[i:i + _ROWS_PER_PAGE] for i in range(0, len(rows), _ROWS_PER_PAGE)] \
             or [[]]
         for i, chunk in enumerate(chunks):
