@@ -145,12 +145,13 @@ def _path_flags(flag: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """
     f = flag.copy()
     p = pred.astype(np.int64, copy=True)
-    active = np.nonzero(p >= 0)[0]
+    # a node already flagged stays flagged: only the others need to jump
+    active = np.nonzero((p >= 0) & ~f)[0]
     while len(active):
         pa = p[active]
         f[active] |= f[pa]
         p[active] = p[pa]
-        active = active[p[active] >= 0]
+        active = active[(p[active] >= 0) & ~f[active]]
     return f
 
 

@@ -33,6 +33,15 @@ from geo.coverage import (
     vision_2050_gaps,
 )
 from geo.facilities import KINDS, offers
+from geo.national import (
+    SHARE_REQUIRED,
+    VISION_2050_QUOTE,
+    NationalInputs,
+    ProvinceAccess,
+    commune_reach,
+    national_e2sfca,
+    national_inputs,
+)
 from geo.network import PROFILES, TravelNetwork, build_network
 from geo.road_graph import RoadGraph, find_pbf, open_road_graph
 from geo.store import read_layer
@@ -81,6 +90,9 @@ class Assessment:
         The network used (for OD matrices of the siting models).
     summary : dict
         Headline figures and every fallback used (JSON-serialisable).
+    national : _NationalContext or None
+        The national inputs and the per-province results the figures come from (None
+        on the older per-territory network, without an OSM PBF).
     """
 
     territory: Territory
@@ -94,6 +106,7 @@ class Assessment:
     facilities: gpd.GeoDataFrame
     network: TravelNetwork
     summary: dict[str, Any] = field(default_factory=dict)
+    national: Any = field(default=None, repr=False)
 
     @property
     def unserved(self) -> gpd.GeoDataFrame:
@@ -268,15 +281,22 @@ def assess_territory(
     terr = territory if isinstance(territory, Territory) else resolve_territory(store, territory)
 
     communes = territory_communes(store, terr)
-    facilities = _nearby_facilities(store, communes, statuses, facilities)
-    network = territory_network(communes, sources_dir, profile, cache_dir, progress, graph)
-    access = commune_access(network, communes, facilities, kinds=KINDS, origin=origin,
-                            statuses=None)
+    ctx = None
+    if graph is not None or find_pbf(sources_dir):
+        ctx = _national_context(store, terr, sources_dir, profile, origin, statuses,
+                                cache_dir, progress, facilities, graph)
+        access, facilities = ctx.access(communes)
+        network = ctx.network(communes)
+    else:
+        facilities = _nearby_facilities(store, communes, statuses, facilities)
+        network = territory_network(communes, sources_dir, profile, cache_dir, progress)
+        access = commune_access(network, communes, facilities, kinds=KINDS, origin=origin,
+                                statuses=None)
     wide = access.pivot(index="commune_code", columns="kind", values="minutes")
     for k in wide.columns:
         communes[f"minutes_{k}"] = communes["commune_code"].map(wide[k])
     return _view(terr, kind, thresholds, profile, origin, communes, access, facilities,
-                 network)
+                 network, ctx)
 
 
 def for_kind(assessment: Assessment, kind: str, threshold: float | None = None) -> Assessment:
@@ -302,7 +322,7 @@ def for_kind(assessment: Assessment, kind: str, threshold: float | None = None) 
     return _view(assessment.territory, kind, thresholds, assessment.profile,
                  assessment.summary.get("origin", "centre"), base,
                  assessment.access.drop(columns=["served", "threshold_min"], errors="ignore"),
-                 assessment.facilities, assessment.network)
+                 assessment.facilities, assessment.network, assessment.national)
 
 
 #: per-commune columns that depend on the kind and threshold of an assessment
@@ -323,10 +343,62 @@ def _thresholds(kind: str, threshold: float | None) -> dict[str, float]:
     return thresholds
 
 
+@dataclass
+class _NationalContext:
+    """The national inputs and the per-province results behind a territory's figures."""
+
+    inputs: NationalInputs
+    territory: Territory
+    provinces: list[ProvinceAccess]
+    sources_dir: Path
+    cache_dir: Path | None
+
+    def access(self, communes: gpd.GeoDataFrame) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+        codes = set(communes["commune_code"].astype(str))
+        acc = pd.concat([p.access for p in self.provinces], ignore_index=True)
+        acc = acc[acc["commune_code"].isin(codes)].reset_index(drop=True)
+        pop = communes.set_index("commune_code")["population"]
+        acc["population"] = acc["commune_code"].map(pop).to_numpy()
+        fac = pd.concat([p.facilities for p in self.provinces], ignore_index=True)
+        fac = fac.drop_duplicates("id").reset_index(drop=True)
+        return acc, gpd.GeoDataFrame(fac, geometry="geometry", crs=4326)
+
+    def network(self, communes: gpd.GeoDataFrame) -> TravelNetwork:
+        if len(self.provinces) == 1 and self.provinces[0].network is not None:
+            return self.provinces[0].network
+        return territory_network(communes, self.sources_dir, self.inputs.graph.profile,
+                                 self.cache_dir, graph=self.inputs.graph)
+
+    def reach(self, communes: gpd.GeoDataFrame, kind: str, threshold: float) -> pd.DataFrame:
+        codes = set(communes["commune_code"].astype(str))
+        out = pd.concat([commune_reach(p, kind, threshold) for p in self.provinces],
+                        ignore_index=True)
+        return out[out["commune_code"].isin(codes)].reset_index(drop=True)
+
+
+def _national_context(
+    store: str | Path, terr: Territory, sources_dir: str | Path, profile: str, origin: str,
+    statuses: tuple[str, ...], cache_dir: str | Path | None, progress: bool,
+    facilities: gpd.GeoDataFrame | None, graph: RoadGraph | None,
+) -> _NationalContext:
+    inputs = national_inputs(store, sources_dir, profile, cache_dir, graph=graph,
+                             facilities=facilities, statuses=statuses, progress=progress)
+    provinces = [inputs.province(code, origin) for code in terr.province_codes]
+    return _NationalContext(inputs, terr, provinces, Path(sources_dir),
+                            Path(cache_dir) if cache_dir is not None else None)
+
+
+#: per-commune residential columns added by the national computation
+_RESIDENTIAL_COLUMNS = ("share_within", "population_within", "population_beyond",
+                        "farthest_cell_minutes", "population_no_link",
+                        "rural_cluster_population_beyond", "cells", "centre_within",
+                        "reached", "no_link")
+
+
 def _view(
     terr: Territory, kind: str, thresholds: dict[str, float], profile: str, origin: str,
     communes: gpd.GeoDataFrame, access: pd.DataFrame, facilities: gpd.GeoDataFrame,
-    network: TravelNetwork,
+    network: TravelNetwork, ctx: _NationalContext | None = None,
 ) -> Assessment:
     """Kind- and threshold-dependent parts of an assessment."""
     t_kind = thresholds[kind]
@@ -340,7 +412,29 @@ def _view(
     out["served"] = out["served"].fillna(False).astype(bool)
     fac_kind = facilities if kind == "any" else facilities[offers(facilities, kind)]
     fac_kind = fac_kind.reset_index(drop=True)
-    ratio, e2 = _e2sfca_per_commune(network, out, fac_kind, t_kind)
+    reach_any = None
+    if ctx is not None:
+        out = out.drop(columns=[c for c in _RESIDENTIAL_COLUMNS if c in out.columns])
+        reach = ctx.reach(out, kind, t_kind).set_index("commune_code")
+        for col in _RESIDENTIAL_COLUMNS:
+            out[col] = out["commune_code"].map(reach[col]).to_numpy()
+        reach_any = reach if kind == "any" and t_kind == thresholds["any"] else \
+            ctx.reach(out, "any", thresholds["any"]).set_index("commune_code")
+        nat = ctx.inputs
+        fac_nat = nat.facilities if kind == "any" else \
+            nat.facilities[offers(nat.facilities, kind)]
+        if nat.cells is not None and len(nat.cells):
+            # every commune of the country scored at once (cached): the same number in
+            # every view
+            origins = commune_origins(nat.communes, origin)
+            every, e2 = national_e2sfca(nat.graph, fac_nat, nat.cells, np.column_stack(
+                [origins.geometry.x, origins.geometry.y]), t_kind)
+            by_code = pd.Series(every, index=origins["commune_code"].to_numpy())
+            ratio = out["commune_code"].map(by_code).to_numpy(float)
+        else:
+            ratio, e2 = _e2sfca_per_commune(network, out, fac_kind, t_kind)
+    else:
+        ratio, e2 = _e2sfca_per_commune(network, out, fac_kind, t_kind)
     out["e2sfca_per_1000"] = ratio
 
     coverage = coverage_by_threshold(access, out.set_index("commune_code")["population"],
@@ -350,9 +444,67 @@ def _view(
     gaps = vision_2050_gaps(access, group, threshold=thresholds["any"], group_by="territory")
     summary = _summary(terr, kind, t_kind, profile, origin, out, access, coverage, gaps,
                        facilities, fac_kind, network, e2)
+    if ctx is not None:
+        _national_summary(summary, out, reach_any, thresholds["any"], fac_kind, kind, ctx)
     return Assessment(territory=terr, kind=kind, threshold=t_kind, profile=profile,
                       communes=out, access=access, coverage=coverage, gaps=gaps,
-                      facilities=facilities, network=network, summary=summary)
+                      facilities=facilities, network=network, summary=summary,
+                      national=ctx)
+
+
+def _national_summary(
+    summary: dict[str, Any], communes: gpd.GeoDataFrame, reach_any: pd.DataFrame,
+    t_any: float, fac_kind: gpd.GeoDataFrame, kind: str, ctx: _NationalContext,
+) -> None:
+    """Residential figures, the 2050 vision with residential areas, and caveats."""
+    w = communes.set_index("commune_code")["weight"]
+    r = reach_any.reindex(communes["commune_code"])
+    weight = w.reindex(r.index).fillna(1.0).to_numpy()
+    pop = communes.set_index("commune_code")["population"].reindex(r.index).to_numpy(float)
+    reached = r["reached"].fillna(False).to_numpy(bool)
+    centre = r["centre_within"].fillna(False).to_numpy(bool)
+    beyond = r["population_beyond"].fillna(0).to_numpy(float) * weight
+    summary["vision_2050"].update({
+        "quote": VISION_2050_QUOTE,
+        "rule": f"reached = commune centre within {t_any:g} min and at least "
+                f"{SHARE_REQUIRED:.0%} of its residential population within it",
+        "share_required": SHARE_REQUIRED,
+        "communes_reached": int(reached.sum()),
+        "communes_not_reached": int((~reached).sum()),
+        "communes_reached_centre_only": int(centre.sum()),
+        "population_in_communes_not_reached": int(round(pop[~reached].sum())),
+        "residential_population_beyond": int(round(beyond.sum())),
+        "residential_population_within": int(round(
+            (r["population_within"].fillna(0).to_numpy(float) * weight).sum())),
+        "communes_no_link": int(r["no_link"].fillna(False).sum()),
+    })
+    nat = ctx.inputs
+    codes = set(ctx.territory.province_codes)
+    in_prov = nat.facilities["province_code"].astype(str).isin(codes) \
+        if "province_code" in nat.facilities.columns else pd.Series(True,
+                                                                     index=nat.facilities.index)
+    own = nat.facilities[in_prov]
+    own_kind = own if kind == "any" else own[offers(own, kind)]
+    summary["registry_incomplete"] = bool(len(own_kind) == 0)
+    if len(own_kind) == 0:
+        summary["fallbacks"].append(
+            f"registry incomplete: no {kind} facility of the territory's province(s) is in "
+            "the registry; the gap may lie in the registry rather than in the services")
+    nolink = int(communes["no_link"].fillna(False).sum()) if "no_link" in communes else 0
+    if nolink:
+        summary["fallbacks"].append(
+            f"{nolink} communes have no modelled link to a {kind} facility (islands with no "
+            "road or sea link modelled): no travel time, kept out of averages")
+    summary["residential"] = {
+        "cells": int(communes["cells"].fillna(0).sum()) if "cells" in communes else 0,
+        "source": (nat.cells.summary.get("population_raster") if nat.cells is not None
+                   else None),
+        "note": (nat.cells.summary.get("note") if nat.cells is not None
+                 else "no population raster: commune centres only"),
+    }
+    summary["network"] = {**summary.get("network", {}),
+                          "graph_key": nat.graph.summary.get("key"),
+                          "provinces": [p.summary for p in ctx.provinces]}
 
 
 def _summary(

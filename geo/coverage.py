@@ -301,6 +301,44 @@ class E2SFCAResult:
         return self.ratio * 1000.0
 
 
+def decay_weights(
+    od_minutes: np.ndarray,
+    catchment_min: float | None = None,
+    steps: Sequence[tuple[float, float, float]] = DEFAULT_E2SFCA_STEPS,
+) -> np.ndarray:
+    """E2SFCA stepwise weights ``W(d)`` of travel times (0 outside the catchment).
+
+    Parameters
+    ----------
+    od_minutes : ndarray
+        Travel times (``inf``/NaN = unreachable).
+    catchment_min : float, optional
+        Rescale the zones so that the last one ends here.
+    steps : sequence of (lo, hi, weight)
+        Zones (the first includes 0).
+
+    Returns
+    -------
+    ndarray
+        Same shape as ``od_minutes``.
+    """
+    d = np.asarray(od_minutes, dtype=float)
+    zones = np.asarray(steps, dtype=float)
+    if zones.ndim != 2 or zones.shape[1] != 3 or (np.diff(zones[:, :2], axis=1) <= 0).any():
+        raise InvalidDataError("steps must be (lo, hi, weight) with lo < hi",
+                               [{"field": "steps", "reason": "malformed"}])
+    if catchment_min is not None:
+        zones = zones.copy()
+        zones[:, :2] *= float(catchment_min) / zones[-1, 1]
+    w = np.zeros_like(d)
+    for k, (lo, hi, weight) in enumerate(zones):
+        inside = (d <= hi) & ((d > lo) | (k == 0 and lo <= 0))
+        inside &= w == 0
+        w[inside] = weight
+    w[~np.isfinite(d)] = 0.0
+    return w
+
+
 def e2sfca(
     od_minutes: np.ndarray,
     supply_capacity: Sequence[float | None],
@@ -341,19 +379,9 @@ def e2sfca(
         raise InvalidDataError(
             f"od_minutes has shape {d.shape}, expected ({len(pop)}, {len(cap)})",
             [{"field": "od_minutes", "reason": "shape mismatch"}])
+    w = decay_weights(d, catchment_min, steps)
     zones = np.asarray(steps, dtype=float)
-    if zones.ndim != 2 or zones.shape[1] != 3 or (np.diff(zones[:, :2], axis=1) <= 0).any():
-        raise InvalidDataError("steps must be (lo, hi, weight) with lo < hi",
-                               [{"field": "steps", "reason": "malformed"}])
-    if catchment_min is not None:
-        zones = zones.copy()
-        zones[:, :2] *= float(catchment_min) / zones[-1, 1]
-    w = np.zeros_like(d)
-    for k, (lo, hi, weight) in enumerate(zones):
-        inside = (d <= hi) & ((d > lo) | (k == 0 and lo <= 0))
-        inside &= w == 0
-        w[inside] = weight
-    w[~np.isfinite(d)] = 0.0
+    last = float(catchment_min) if catchment_min is not None else float(zones[-1, 1])
     used = np.isfinite(cap) & (cap >= 0)
     pop0 = np.nan_to_num(pop, nan=0.0)
     demand = pop0 @ w  # per facility
@@ -362,4 +390,4 @@ def e2sfca(
         r[used] = np.where(demand[used] > 0, cap[used] / demand[used], 0.0)
     ratio = w[:, used] @ r[used] if used.any() else np.zeros(len(pop))
     return E2SFCAResult(ratio=ratio, facility_ratio=r, n_used=int(used.sum()),
-                        n_ignored=int((~used).sum()), catchment_min=float(zones[-1, 1]))
+                        n_ignored=int((~used).sum()), catchment_min=last)
