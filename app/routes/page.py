@@ -200,6 +200,42 @@ async def basemap_roads(
     return Response(body, media_type="application/geo+json")
 
 
+def _outlines_body(state: ServiceState, era: str) -> bytes:
+    key = ("basemap_outlines", era)
+    with state.cache_lock:
+        hit = state.cache.get(key)
+    if hit is not None:
+        return hit
+    cid = "provinces" if era == "new" else "provinces_pre2025"
+    if cid not in state.layers:
+        raise HTTPException(404, f"no {cid} layer in the store")
+    gdf = state.layers[cid].gdf[["province_code", "name", "geometry"]].copy()
+    gdf["geometry"] = gdf.geometry.simplify(0.01, preserve_topology=True).set_precision(1e-4)
+    gdf["key"] = [f"{era}:{c}" for c in gdf["province_code"]]
+    body = gdf.to_crs(4326).to_json(drop_id=True).encode()
+    with state.cache_lock:
+        state.cache[key] = body
+    return body
+
+
+@router.get(
+    "/basemap/provinces",
+    summary="Simplified province outlines (new or pre-2025) for overview maps (GeoJSON)",
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+async def basemap_provinces(
+    state: StateDep,
+    era: Annotated[Literal["new", "pre2025"], Query(description="new (34) or pre2025 (63)")]
+    = "new",
+) -> Response:
+    """Province outlines simplified to about 1 km (``province_code``, ``name``, ``key``).
+
+    The full-resolution boundaries are ``/collections/provinces/items``.
+    """
+    body = await run_in_threadpool(_outlines_body, state, era)
+    return Response(body, media_type="application/geo+json")
+
+
 def mount_static(app) -> None:  # noqa: ANN001 (FastAPI)
     """Serve ``app/static`` under ``/static``."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
