@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 
 import pytest
@@ -17,10 +18,8 @@ def _pdf_text(data: bytes) -> bytes:
         if i < 0:
             break
         j = data.find(b"endstream", i)
-        try:
+        with contextlib.suppress(zlib.error):
             out.append(zlib.decompress(data[i + 7:j].strip(b"\r\n")))
-        except zlib.error:
-            pass
         start = j
     return b"\n".join(out)
 

@@ -31,7 +31,8 @@ const DOWNLOADS = [
 const state = { territory: null, commune: null, kind: "any", threshold: null, profile: "motorbike", era: "new" };
 const kindInfo = {};
 let chosen = null; // {key, label, name}
-let nationalApi = null; // null = not yet known; false = the server has no /analysis/national
+let nationalApi = null; // does the server publish /analysis/national (and /communes, /cells)?
+let cellsApi = null;
 let panelsKey = null;
 let territoryCommunes = null; // {key, features}
 let renderSeq = 0;
@@ -285,13 +286,12 @@ async function showNational(seq) {
   setTitle(`Tổng quan toàn quốc, tầm nhìn 2050 (national overview, 2050 vision) — ${eraText}`);
   setStatus($("status"), "Đang tải… (loading)");
   let body = null;
-  if (nationalApi !== false) {
+  if (nationalApi) {
     try {
       body = (await getJSON("/analysis/national?" + query({ era: state.era }))).body;
-      nationalApi = true;
     } catch (err) {
-      if (err.status === 404 && !err.problem) nationalApi = false;
-      else { setStatus($("status"), "Lỗi (error): " + err.message, true); return; }
+      setStatus($("status"), "Lỗi (error): " + err.message, true);
+      return;
     }
   }
   if (seq !== renderSeq) return;
@@ -456,15 +456,9 @@ async function communeFeatures(cov) {
   const key = `${chosen.key}|${query()}`;
   if (territoryCommunes && territoryCommunes.key === key) return territoryCommunes;
   let fc = null, fromNational = false;
-  if (nationalApi !== false) {
-    try {
-      fc = (await getJSON("/analysis/national/communes?" + query({ territory: chosen.key }))).body;
-      nationalApi = true;
-      fromNational = true;
-    } catch (err) {
-      if (err.status === 404 && !err.problem) nationalApi = false;
-      else throw err;
-    }
+  if (nationalApi) {
+    fc = (await getJSON("/analysis/national/communes?" + query({ territory: chosen.key }))).body;
+    fromNational = true;
   }
   if (!fc) {
     // without the national check: commune outlines (OGC API) joined with the coverage result
@@ -680,15 +674,14 @@ async function showCells(seq) {
   setTitle(`Xã (commune) ${state.commune} — ô dân cư 1 km (1 km residential cells)`);
   setStatus($("status"), "Đang tải… (loading)");
   let body = null;
+  if (!cellsApi) {
+    setStatus($("status"), "Máy chủ chưa có ô dân cư (/analysis/cells): this server has no residential cells yet", true);
+    return;
+  }
   try {
     body = (await getJSON("/analysis/cells?" + query({ commune: state.commune }))).body;
   } catch (err) {
-    if (seq !== renderSeq) return;
-    if (err.status === 404 && !err.problem) {
-      setStatus($("status"), "Máy chủ chưa có ô dân cư (/analysis/cells): this server has no residential cells yet", true);
-    } else {
-      setStatus($("status"), "Lỗi (error): " + err.message, true);
-    }
+    if (seq === renderSeq) setStatus($("status"), "Lỗi (error): " + err.message, true);
     return;
   }
   if (seq !== renderSeq) return;
@@ -892,6 +885,10 @@ document.addEventListener("DOMContentLoaded", async () => {
   });
   try {
     await loadKinds(); // before reading the URL: the kinds give the default thresholds
+    // which analysis endpoints this server publishes (no failing probe requests)
+    const { body: api } = await getJSON("/openapi.json");
+    nationalApi = Boolean(api.paths["/analysis/national"] && api.paths["/analysis/national/communes"]);
+    cellsApi = Boolean(api.paths["/analysis/cells"]);
   } catch (err) {
     setStatus($("status"), "Lỗi (error): " + err.message, true);
     return;
