@@ -183,6 +183,22 @@ function tip(rows) {
   return div;
 }
 
+// Leaflet makes a layer with a tooltip focusable: give it a role, a name, and Enter/Space.
+function keyboardLayer(layer, name, action) {
+  layer.on("add", () => {
+    const el = layer.getElement && layer.getElement();
+    if (!el) return;
+    el.setAttribute("role", "button");
+    el.setAttribute("aria-label", name);
+    el.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" || ev.key === " ") {
+        ev.preventDefault();
+        action();
+      }
+    });
+  });
+}
+
 function clearData() {
   if (dataLayer) dataLayer.remove();
   if (facLayer) facLayer.remove();
@@ -329,7 +345,9 @@ function drawNational(body) {
       ["Xã đạt (communes reached)", `${fmt(p.communes_reached)} / ${fmt(p.communes)}`],
       ["Lưu ý (caveats)", rowCaveats(p).join("; ")],
     ]), { sticky: true });
-    layer.on("click", () => navigate({ territory: `${state.era}:${p.province_code}`, commune: null }));
+    const go = () => navigate({ territory: `${state.era}:${p.province_code}`, commune: null });
+    layer.on("click", go);
+    keyboardLayer(layer, `${p.name}: ${fmt(p.population_not_reached)} người chưa tiếp cận (not reached)`, go);
   }, true);
   // legend
   const body2 = $("legend-body");
@@ -385,7 +403,9 @@ async function drawProvinceOutlines(seq) {
   drawData(body, () => ({ fillColor: "#dde6ef", fillOpacity: 0.5, color: "#555", weight: 0.8, className: "nation-province" }),
     (f, layer) => {
       layer.bindTooltip(() => tip([["Tỉnh (province)", f.properties.name]]), { sticky: true });
-      layer.on("click", () => navigate({ territory: f.properties.key, commune: null }));
+      const go = () => navigate({ territory: f.properties.key, commune: null });
+      layer.on("click", go);
+      keyboardLayer(layer, f.properties.name, go);
     }, true);
   const body2 = $("legend-body");
   body2.replaceChildren();
@@ -504,7 +524,9 @@ async function drawCommunes(seq) {
       ["Trong ngưỡng (share within)", p.share_within !== undefined && p.share_within !== null ? `${(100 * p.share_within).toFixed(1)}%` : ""],
       ["Lưu ý (caveats)", rowCaveats(p).join("; ")],
     ]), { sticky: true });
-    layer.on("click", () => navigate({ commune: p.commune_code }));
+    const go = () => navigate({ commune: p.commune_code });
+    layer.on("click", go);
+    keyboardLayer(layer, `${p.name}: ${fmtMin(p.minutes)} phút (min)`, go);
   }, true);
   timeLegend(max, (body) => legendRow(body, "transparent",
     `chưa đạt / chưa phục vụ > ${state.threshold} min (not reached / unserved)`, "2px solid #000"));
