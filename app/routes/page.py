@@ -181,7 +181,7 @@ async def basemap_roads(
 
     One MultiLineString feature per road class with ``highway``, ``width`` (px) and
     ``colour`` for drawing; simplified by the box size (national boxes keep only
-    motorway, trunk and primary).  © OpenStreetMap contributors.
+    motorway and trunk).  © OpenStreetMap contributors.
     """
     try:
         box = tuple(float(v) for v in bbox.split(","))
@@ -191,7 +191,7 @@ async def basemap_roads(
         raise HTTPException(422, "bbox: four numbers minlon,minlat,maxlon,maxlat")
     span = max(box[2] - box[0], box[3] - box[1])
     if span > 4:
-        simplify_m, classes = 500.0, MAIN_ROAD_CLASSES[:3]
+        simplify_m, classes = 800.0, MAIN_ROAD_CLASSES[:2]
     elif span > 1.5:
         simplify_m, classes = 120.0, MAIN_ROAD_CLASSES[:4]
     else:

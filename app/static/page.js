@@ -163,7 +163,10 @@ async function loadRoads() {
   if (roadsKey !== key) return;
   const layer = L.geoJSON(body, {
     pane: "roads", interactive: false,
-    style: (f) => ({ color: f.properties.colour, weight: f.properties.width, opacity: 0.7, className: "page-road" }),
+    style: (f) => ({
+      color: f.properties.colour, opacity: map.getZoom() < 7 ? 0.35 : 0.7, className: "page-road",
+      weight: map.getZoom() < 7 ? f.properties.width * 0.5 : f.properties.width,
+    }),
   });
   if (roadsLayer) roadsLayer.remove();
   roadsLayer = layer.addTo(map);
@@ -205,10 +208,27 @@ function clearData() {
   dataLayer = facLayer = null;
 }
 
+// The view fits the main land mass: features far (> 2°) from the median centre — the
+// Trường Sa special zone off Khánh Hòa — are drawn but not fitted.
+function focusBounds(layer) {
+  const parts = [];
+  layer.eachLayer((l) => { if (l.getBounds) parts.push(l.getBounds()); });
+  if (!parts.length) return layer.getBounds();
+  const med = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const lat = med(parts.map((b) => b.getCenter().lat)), lng = med(parts.map((b) => b.getCenter().lng));
+  const near = parts.filter((b) => Math.abs(b.getCenter().lat - lat) < 2 && Math.abs(b.getCenter().lng - lng) < 2);
+  const out = L.latLngBounds([]);
+  for (const b of near.length ? near : parts) out.extend(b);
+  return out;
+}
+
 function drawData(fc, style, onFeature, fit) {
   clearData();
   dataLayer = L.geoJSON(fc, { style, onEachFeature: onFeature }).addTo(map);
-  if (fit && dataLayer.getBounds().isValid()) map.fitBounds(dataLayer.getBounds(), { padding: [10, 10] });
+  if (fit && dataLayer.getBounds().isValid()) {
+    const national = !state.territory;
+    map.fitBounds(national ? dataLayer.getBounds() : focusBounds(dataLayer), { padding: [10, 10] });
+  }
   return dataLayer;
 }
 
