@@ -227,7 +227,7 @@ function drawData(fc, style, onFeature, fit) {
   dataLayer = L.geoJSON(fc, { style, onEachFeature: onFeature }).addTo(map);
   if (fit && dataLayer.getBounds().isValid()) {
     const national = !state.territory;
-    map.fitBounds(national ? dataLayer.getBounds() : focusBounds(dataLayer), { padding: [10, 10] });
+    map.fitBounds(national ? dataLayer.getBounds() : focusBounds(dataLayer), { padding: [10, 10], animate: false });
   }
   return dataLayer;
 }
