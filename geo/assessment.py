@@ -35,6 +35,7 @@ from geo.coverage import (
 from geo.facilities import KINDS, offers
 from geo.national import (
     SHARE_REQUIRED,
+    VIEW_BUFFER_M,
     VISION_2050_QUOTE,
     NationalInputs,
     ProvinceAccess,
@@ -51,10 +52,6 @@ __all__ = ["Assessment", "assess_territory", "for_kind", "territory_communes",
 
 #: Facilities this far outside a territory still serve it (cross-border service).
 FACILITY_REACH_M = 50_000.0
-
-#: A territory's view of the national road graph reaches this far beyond its bounding box
-#: (further than :data:`FACILITY_REACH_M`, so every facility considered lies inside it).
-VIEW_BUFFER_M = 60_000.0
 
 
 @dataclass
@@ -364,8 +361,10 @@ class _NationalContext:
         return acc, gpd.GeoDataFrame(fac, geometry="geometry", crs=4326)
 
     def network(self, communes: gpd.GeoDataFrame) -> TravelNetwork:
-        if len(self.provinces) == 1 and self.provinces[0].network is not None:
-            return self.provinces[0].network
+        if len(self.provinces) == 1:  # the province's own view (memoised by the graph)
+            com = self.inputs.province_communes(self.provinces[0].province_code)
+            return territory_network(com, self.sources_dir, self.inputs.graph.profile,
+                                     self.cache_dir, graph=self.inputs.graph)
         return territory_network(communes, self.sources_dir, self.inputs.graph.profile,
                                  self.cache_dir, graph=self.inputs.graph)
 

@@ -202,25 +202,46 @@ def province_access(
     approx = np.array([p != "exact" for p in precision], dtype=bool)
     frames, cell_minutes = [], {}
     wanted = [k for k in kinds if k != _ALL]
+    n_o = len(pts)
+    best_s = np.full(n_o, np.inf)
+    best_id = np.full(n_o, None, dtype=object)
+    best_prec = np.full(n_o, None, dtype=object)
+    best_model = np.full(n_o, None, dtype=object)
+    runs = 0
     for kind in [*wanted, _ALL]:
-        sel = np.ones(len(fac), bool) if kind == _ALL else offers(fac, kind).to_numpy()
-        sub = Snapped(f_snap.xy[sel], f_snap.node[sel], f_snap.distance_m[sel],
-                      f_snap.offroad_s[sel])
-        secs, fidx, model = _nearest_from_snapped(net, snapped, sub, ids[sel], None)
+        if kind == _ALL:
+            # 'any' is the nearest over the kinds (every facility has a main kind): no
+            # search of its own
+            sel = np.ones(len(fac), bool)
+            secs, nid_all, prec_all, model = best_s, best_id, best_prec, best_model.copy()
+        else:
+            sel = offers(fac, kind).to_numpy() if len(fac) else np.zeros(0, bool)
+            nid_all = np.full(n_o, None, dtype=object)
+            prec_all = np.full(n_o, None, dtype=object)
+            if sel.any():
+                sub = Snapped(f_snap.xy[sel], f_snap.node[sel], f_snap.distance_m[sel],
+                              f_snap.offroad_s[sel])
+                secs, fidx, model = _nearest_from_snapped(net, snapped, sub, ids[sel], None)
+                runs += 1
+                ok = fidx >= 0
+                nid_all[ok] = ids[sel][fidx[ok]]
+                prec_all[ok] = precision[sel][fidx[ok]]
+                better = secs < best_s
+                best_s = np.where(better, secs, best_s)
+                best_id[better] = nid_all[better]
+                best_prec[better] = prec_all[better]
+                best_model[better] = model[better]
+            else:
+                secs = np.full(n_o, np.inf)
+                model = np.full(n_o, None, dtype=object)
         if sel.any():
             model = np.where(np.isfinite(secs), model, "no_link").astype(object)
         minutes = np.where(np.isfinite(secs), secs / 60.0, np.nan)
         cell_minutes[kind] = minutes[n_c:]
-        fc = fidx[:n_c]
-        nid = np.full(n_c, None, dtype=object)
-        prec = np.full(n_c, None, dtype=object)
-        ok = fc >= 0
-        nid[ok] = ids[sel][fc[ok]]
-        prec[ok] = precision[sel][fc[ok]]
         frames.append(pd.DataFrame({
             "commune_code": origins["commune_code"].to_numpy(), "kind": kind,
-            "minutes": minutes[:n_c], "nearest_facility_id": nid,
-            "travel_model": model[:n_c], "nearest_location_precision": prec,
+            "minutes": minutes[:n_c], "nearest_facility_id": nid_all[:n_c],
+            "travel_model": model[:n_c], "nearest_location_precision": prec_all[:n_c],
             "n_facilities": int(sel.sum()), "n_approximate": int(approx[sel].sum()),
             "origin": origins["origin"].to_numpy(),
             "offroad_m": snapped.distance_m[:n_c],
@@ -229,7 +250,8 @@ def province_access(
         }))
     summary = {"province_code": province_code, "view_nodes": net.n_nodes,
                "view_edges": net.n_edges, "facilities_in_view": len(fac),
-               "cells": len(cells), "seconds": round(time.perf_counter() - t0, 2)}
+               "cells": len(cells), "searches": runs,
+               "seconds": round(time.perf_counter() - t0, 2)}
     return ProvinceAccess(province_code, pd.concat(frames, ignore_index=True), cells,
                           cell_minutes, snapped.distance_m[n_c:], fac,
                           net if keep_network else None, summary)
@@ -391,7 +413,7 @@ def cached_province_access(
     if hit is not None:
         return hit
     pa = (compute or province_access)(graph, province_code, communes, cells, facilities,
-                                      origin=origin)
+                                      origin=origin, keep_network=False)
     with _PA_LOCK:
         if len(_PA_CACHE) > 80:
             _PA_CACHE.pop(next(iter(_PA_CACHE)))
@@ -453,7 +475,8 @@ class NationalInputs:
         return self.cells.subset(mask)
 
     def province(self, code: str, origin: str = "centre") -> ProvinceAccess:
-        """The (memoised) :class:`ProvinceAccess` of new province ``code``."""
+        """The (memoised) :class:`ProvinceAccess` of new province ``code`` (no view kept:
+        :meth:`RoadGraph.view` cuts it again, memoised, when a caller needs it)."""
         com = self.province_communes(code)
         return cached_province_access(self.graph, code, com, self.province_cells(com),
                                       self.facilities, origin=origin)

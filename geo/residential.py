@@ -263,7 +263,7 @@ def residential_cells(
                 h.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
         h.update(pd.util.hash_pandas_object(
             communes[["commune_code", "population"]], index=False).values.tobytes())
-        h.update(np.asarray(communes.geometry.area.to_numpy(), dtype=float).tobytes())
+        h.update(np.asarray(shapely.area(communes.geometry.values), dtype=float).tobytes())
         key = Path(cache_dir) / f"cells_{h.hexdigest()[:20]}.npz"
         if key.exists():
             try:

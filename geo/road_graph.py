@@ -142,6 +142,7 @@ class RoadGraph:
     summary: dict[str, Any] = field(default_factory=dict)
     ways_dir: Path | None = None
     _ways: WayTable | None = field(default=None, repr=False)
+    _views: dict[tuple, TravelNetwork] = field(default_factory=dict, repr=False)
 
     @property
     def profile(self) -> str:
@@ -185,6 +186,18 @@ class RoadGraph:
             the national graph and in a strongly connected component of the view with at
             least :data:`MIN_COMPONENT_NODES` nodes.
         """
+        memo_key = (tuple(round(b, 6) for b in bounds), float(buffer_m), str(crs))
+        hit = self._views.get(memo_key)
+        if hit is not None:
+            return hit
+        view = self._cut(bounds, buffer_m, crs)
+        if len(self._views) >= 3:
+            self._views.pop(next(iter(self._views)))
+        self._views[memo_key] = view
+        return view
+
+    def _cut(self, bounds: tuple[float, float, float, float], buffer_m: float,
+             crs: CRS | str | None) -> TravelNetwork:
         net = self.network
         w, s, e, n = bounds
         dlat = buffer_m / 111_320.0

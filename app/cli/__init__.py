@@ -10,6 +10,7 @@ from __future__ import annotations
 from app.cli import assess as _assess  # noqa: F401,E402
 from app.cli import data as _data  # noqa: F401,E402
 from app.cli import facilities as _facilities  # noqa: F401,E402
+from app.cli import national as _national  # noqa: F401,E402
 from app.cli import plan as _plan  # noqa: F401,E402
 from app.cli import serve as _serve  # noqa: F401,E402
 from app.cli import site as _site  # noqa: F401,E402
