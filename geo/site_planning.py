@@ -563,6 +563,7 @@ def write_site_plan(plan: SitePlan, out_dir: str | os.PathLike,
         ``scenarios_csv``, ``newly_served_csv``, ``uncoverable_csv`` (if any),
         ``map_html`` → paths.
     """
+    from geo.csv_out import write_csv
     from geo.maps import save_map, siting_map  # folium only when writing maps
 
     out = Path(out_dir)
@@ -591,12 +592,12 @@ def write_site_plan(plan: SitePlan, out_dir: str | os.PathLike,
         plan.matrix.planned.to_file(tmp, layer="planned_facilities", driver="GPKG")
     plan.matrix.candidates.sites.to_file(tmp, layer="candidate_sites", driver="GPKG")
     tmp.replace(paths["gpkg"])
-    plan.ranking.to_csv(paths["ranking_csv"], index=False)
-    plan.scenarios.to_csv(paths["scenarios_csv"], index=False)
-    plan.newly_served.to_csv(paths["newly_served_csv"], index=False)
+    write_csv(plan.ranking, paths["ranking_csv"])  # UTF-8 with BOM, rounded
+    write_csv(plan.scenarios, paths["scenarios_csv"])
+    write_csv(plan.newly_served, paths["newly_served_csv"])
     if len(plan.uncoverable):
         paths["uncoverable_csv"] = out / f"{stem}_uncoverable.csv"
-        plan.uncoverable.to_csv(paths["uncoverable_csv"], index=False)
+        write_csv(plan.uncoverable, paths["uncoverable_csv"])
     fixed = pd.concat([ex, plan.matrix.planned], ignore_index=True) if (
         plan.include_planned and len(plan.matrix.planned)) else ex
     fixed = gpd.GeoDataFrame(fixed, geometry="geometry", crs=4326) if len(fixed) else ex_out

@@ -126,8 +126,9 @@ def test_write_site_plan(lscp60, tmp_path):
     assert {"communes", "suggested_sites", "existing_facilities"} <= layers
     sites = gpd.read_file(paths["gpkg"], layer="suggested_sites")
     assert len(sites) == 3 and sites.crs.to_epsg() == 4326
-    assert paths["ranking_csv"].read_text(encoding="utf-8").startswith("rank,candidate_id")
-    assert "today + suggested" in paths["scenarios_csv"].read_text(encoding="utf-8")
+    ranking = paths["ranking_csv"].read_text(encoding="utf-8")
+    assert ranking.startswith("\ufeffrank,candidate_id")  # BOM: Excel reads UTF-8
+    assert "today + suggested" in paths["scenarios_csv"].read_text(encoding="utf-8-sig")
     html = paths["map_html"].read_text(encoding="utf-8")
     assert "suggested sites" in html and "newly served" in html
 
