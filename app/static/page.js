@@ -278,8 +278,12 @@ function rowCaveats(p) {
     out.push(`vị trí cơ sở gần đúng (approximate location: ${p.nearest_location_precision})`);
   }
   if (p.registry_incomplete) out.push("sổ đăng ký chưa đầy đủ (registry incomplete)");
-  for (const c of p.caveats || []) out.push(c);
-  return out;
+  for (const c of p.caveats || []) {
+    if (p.no_link && /^no modelled link/.test(c)) continue; // already said, in both languages
+    if (typeof c === "string" && /^registry incomplete/.test(c) && p.registry_incomplete) continue;
+    out.push(c);
+  }
+  return [...new Set(out)];
 }
 
 function showOnly(tableId) {
