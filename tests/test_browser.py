@@ -367,7 +367,9 @@ def test_landing_national_drill_down_and_back(server, browser):
         assert browser.evaluate("document.querySelectorAll('path.page-cell').length") >= 1
         assert browser.evaluate("document.querySelectorAll('#cells-table tbody tr').length") >= 1
         # facility names (one carries HTML) shown in tooltips as text
-        browser.evaluate("facLayer && facLayer.eachLayer(l => l.openTooltip())")
+        n_fac = browser.evaluate("facLayer ? (facLayer.eachLayer(l => l.openTooltip()),"
+                                 " facLayer.getLayers().length) : 0")
+        assert n_fac >= 1
         assert browser.evaluate("window.__xss === undefined")
         browser.evaluate("history.back()")
         browser.wait_for("!location.search.includes('commune=')", 30)
