@@ -152,6 +152,13 @@ function initMap() {
 }
 
 async function loadRoads() {
+  if (map.getZoom() < 7) {
+    // the national view: the provinces read better without the dense highway network
+    roadsKey = null;
+    if (roadsLayer) roadsLayer.remove();
+    roadsLayer = null;
+    return;
+  }
   const b = map.getBounds();
   const box = [Math.max(102, Math.floor(b.getWest() * 4) / 4), Math.max(8, Math.floor(b.getSouth() * 4) / 4),
     Math.min(118, Math.ceil(b.getEast() * 4) / 4), Math.min(24, Math.ceil(b.getNorth() * 4) / 4)];
@@ -163,10 +170,7 @@ async function loadRoads() {
   if (roadsKey !== key) return;
   const layer = L.geoJSON(body, {
     pane: "roads", interactive: false,
-    style: (f) => ({
-      color: f.properties.colour, opacity: map.getZoom() < 7 ? 0.35 : 0.7, className: "page-road",
-      weight: map.getZoom() < 7 ? f.properties.width * 0.5 : f.properties.width,
-    }),
+    style: (f) => ({ color: f.properties.colour, opacity: 0.7, weight: f.properties.width, className: "page-road" }),
   });
   if (roadsLayer) roadsLayer.remove();
   roadsLayer = layer.addTo(map);
@@ -314,7 +318,10 @@ function crumbs() {
   const tName = chosen && state.territory ? chosen.name : state.territory;
   add("Việt Nam (toàn quốc)", state.territory ? () => navigate({ territory: null, commune: null }) : null);
   if (state.territory) add(tName, state.commune ? () => navigate({ commune: null }) : null);
-  if (state.commune) add(`Xã (commune) ${state.commune}`, null);
+  if (state.commune) {
+    const known = territoryCommunes && territoryCommunes.fc.features.find((f) => f.properties.commune_code === state.commune);
+    add(known ? known.properties.name : `Xã (commune) ${state.commune}`, null);
+  }
 }
 
 // ------------------------------------------------------------------ national overview
@@ -717,7 +724,9 @@ async function showCells(seq) {
   crumbs();
   loadPanels(seq);
   showOnly("cells-table");
-  setTitle(`Xã (commune) ${state.commune} — ô dân cư 1 km (1 km residential cells)`);
+  const known = territoryCommunes && territoryCommunes.fc.features.find((f) => f.properties.commune_code === state.commune);
+  const cname = known ? `${known.properties.name} (${state.commune})` : state.commune;
+  setTitle(`Xã (commune) ${cname} — ô dân cư 1 km (1 km residential cells)`);
   setStatus($("status"), "Đang tải… (loading)");
   let body = null;
   if (!cellsApi) {
