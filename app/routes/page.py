@@ -14,6 +14,7 @@ import json
 from pathlib import Path as FsPath
 from typing import Annotated, Literal
 
+import shapely
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
@@ -200,6 +201,16 @@ async def basemap_roads(
     return Response(body, media_type="application/geo+json")
 
 
+def _without_slivers(geom, min_hole: float = 0.005):  # noqa: ANN001, ANN202 (shapely)
+    polys = []
+    for part in shapely.get_parts(geom):
+        if part.geom_type != "Polygon":
+            continue
+        holes = [r for r in part.interiors if shapely.Polygon(r).area >= min_hole]
+        polys.append(shapely.Polygon(part.exterior, holes))
+    return shapely.MultiPolygon(polys) if polys else geom
+
+
 def _outlines_body(state: ServiceState, era: str) -> bytes:
     key = ("basemap_outlines", era)
     with state.cache_lock:
@@ -210,6 +221,9 @@ def _outlines_body(state: ServiceState, era: str) -> bytes:
     if cid not in state.layers:
         raise HTTPException(404, f"no {cid} layer in the store")
     gdf = state.layers[cid].gdf[["province_code", "name", "geometry"]].copy()
+    # the stored outlines keep hundreds of sliver holes between communes: drop the small
+    # interior rings (< ~0.005 deg², about 60 km²), then simplify to ~1 km
+    gdf["geometry"] = [_without_slivers(g) for g in gdf.geometry.make_valid()]
     gdf["geometry"] = gdf.geometry.simplify(0.01, preserve_topology=True).set_precision(1e-4)
     gdf["key"] = [f"{era}:{c}" for c in gdf["province_code"]]
     body = gdf.to_crs(4326).to_json(drop_id=True).encode()

@@ -335,7 +335,14 @@ async function showNational(seq) {
   let body = null;
   if (nationalApi) {
     try {
+      const outlines = getJSON("/basemap/provinces?" + new URLSearchParams({ era: state.era }));
       body = (await getJSON("/analysis/national?" + query({ era: state.era }))).body;
+      // draw the figures on the cleaned outlines (no sliver holes between communes)
+      const shapes = new Map((await outlines).body.features.map((f) => [f.properties.province_code, f.geometry]));
+      for (const f of body.provinces.features) {
+        const g = shapes.get(String(f.properties.province_code));
+        if (g) f.geometry = g;
+      }
     } catch (err) {
       setStatus($("status"), "Lỗi (error): " + err.message, true);
       return;
