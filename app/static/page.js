@@ -761,6 +761,10 @@ async function showCells(seq) {
       ["Cơ sở gần nhất (nearest facility)", p.nearest_facility_id],
     ]), { sticky: true });
   }, true);
+  if (known) {
+    // the commune's outline over its cells
+    L.geoJSON(known, { interactive: false, style: () => ({ fill: false, color: "#000", weight: 2, dashArray: "6 4", className: "page-commune-outline" }) }).addTo(dataLayer);
+  }
   const fac = body.facilities || { type: "FeatureCollection", features: [] };
   facLayer = L.geoJSON(fac, {
     pointToLayer: (f, latlng) => L.circleMarker(latlng, {
