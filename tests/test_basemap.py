@@ -171,7 +171,10 @@ def test_basemap_roads_endpoint(client):
     assert {f["properties"]["highway"] for f in fc["features"]} >= {"trunk", "tertiary"}
     national = client.get("/basemap/roads", params={"bbox": "102,8,118,24"}).json()
     assert {f["properties"]["highway"] for f in national["features"]} <= {"motorway", "trunk"}
-    assert client.get("/basemap/roads", params={"bbox": "1,2,3"}).status_code == 422
+    for bad in ("1,2,3", "0,0,inf,inf", "nan,1,2,3", "0,0,200,10", "5,5,1,1", "a,b,c,d"):
+        r = client.get("/basemap/roads", params={"bbox": bad})
+        assert r.status_code == 422 and r.headers["content-type"].startswith(
+            "application/problem+json"), bad
     assert client.get("/assets/leaflet/leaflet.js").status_code == 200
     assert client.get("/assets/leaflet/../x").status_code == 404
 

@@ -11,6 +11,7 @@ the page needs no network beyond this service.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path as FsPath
 from typing import Annotated, Literal
 
@@ -188,8 +189,10 @@ async def basemap_roads(
         box = tuple(float(v) for v in bbox.split(","))
     except ValueError:
         raise HTTPException(422, "bbox: four numbers minlon,minlat,maxlon,maxlat") from None
-    if len(box) != 4 or not (box[0] < box[2] and box[1] < box[3]):
-        raise HTTPException(422, "bbox: four numbers minlon,minlat,maxlon,maxlat")
+    if len(box) != 4 or not all(math.isfinite(v) for v in box) \
+            or not (-180 <= box[0] < box[2] <= 180 and -90 <= box[1] < box[3] <= 90):
+        raise HTTPException(422, "bbox: four numbers minlon,minlat,maxlon,maxlat "
+                                 "(lon in -180..180, lat in -90..90, min < max)")
     span = max(box[2] - box[0], box[3] - box[1])
     if span > 4:
         simplify_m, classes = 800.0, MAIN_ROAD_CLASSES[:2]
