@@ -277,6 +277,11 @@ def test_page_map_and_siting_in_chromium(server, browser):
     browser.screenshot(OUTPUT / "browser_coverage_map.png")
     # offline: roads of the basemap drawn, the legend reaches the largest time, metric scale
     assert browser.evaluate("document.querySelectorAll('path.planner-road').length") >= 1
+    # at 1366 × 768 the legend covers at most a quarter of the map (collapsible)
+    share = browser.evaluate("(() => { const r = document.getElementById('planner-legend')"
+                             ".getBoundingClientRect(); return r.width * r.height /"
+                             " (window.innerWidth * window.innerHeight); })()")
+    assert share <= 0.25, share
     legend = browser.evaluate("document.getElementById('planner-legend').textContent")
     assert "> 180 min" in legend and "caveats" in legend  # open-ended last class, caveats
     scale = browser.evaluate("document.querySelector('.leaflet-control-scale').textContent")
