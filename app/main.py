@@ -23,6 +23,7 @@ from app.routes import docs as docs_routes
 from app.routes import downloads as downloads_routes
 from app.routes import jobs as jobs_routes
 from app.routes import maps as maps_routes
+from app.routes import national as national_routes
 from app.routes import page as page_routes
 from app.routes import registry as registry_routes
 from app.routes._state import load_state
@@ -94,6 +95,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(collections_routes.router)
     app.include_router(registry_routes.router)
     app.include_router(analysis_routes.router)
+    app.include_router(national_routes.router)
     app.include_router(maps_routes.router)
     app.include_router(downloads_routes.router)
     app.include_router(jobs_routes.router)
@@ -104,7 +106,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=["Content-Type", "X-API-Key", "If-Match"],
             expose_headers=["ETag", "Location"],
         )

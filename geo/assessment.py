@@ -539,12 +539,12 @@ def _summary(
         "population": int(pop),
         "served_communes": int(served.sum()),
         "served_population": int(communes.loc[served, "population"].sum()),
-        "share_communes_served": float(served.mean()) if len(served) else float("nan"),
-        "share_population_served": float(communes.loc[served, "population"].sum() / pop)
+        "communes_served_share": float(served.mean()) if len(served) else float("nan"),
+        "population_served_share": float(communes.loc[served, "population"].sum() / pop)
         if pop else float("nan"),
         "coverage": {
-            f"{int(t)}min": {"share_communes": float(r.share_communes),
-                             "share_population": float(r.share_population)}
+            f"{int(t)}min": {"communes_share": float(r.share_communes),
+                             "population_share": float(r.share_population)}
             for t, r in cov.iterrows()
         },
         "vision_2050": {

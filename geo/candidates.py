@@ -43,6 +43,7 @@ __all__ = [
     "AREA_COLUMNS",
     "ID_COLUMNS",
     "MIN_AREA_M2",
+    "RESERVED_COLUMNS",
     "CandidateSet",
     "candidate_sites",
     "commune_centre_candidates",
@@ -75,6 +76,14 @@ AREA_COLUMNS: tuple[str, ...] = ("area_m2", "area", "dien_tich", "dientich", "sh
 ID_COLUMNS: tuple[str, ...] = ("parcel_id", "id", "ma_thua", "code")
 #: Column names read as the parcel / zone label.
 NAME_COLUMNS: tuple[str, ...] = ("name", "ten", "label", "address", "dia_chi")
+#: Columns the planner sets on candidates and sites: an officer's attribute of the same
+#: name is kept as ``attr_<name>``.
+RESERVED_COLUMNS: tuple[str, ...] = (
+    "candidate_id", "name", "source", "commune_code", "area_m2", "area_source", "feature",
+    "reason", "geometry", "centre_source", "rank", "marginal_population",
+    "marginal_communes", "cumulative_population", "cumulative_communes",
+    "weighted_minutes_saved", "newly_served_codes", "newly_served_names", "lon", "lat",
+)
 #: Layer read from a multi-layer GeoPackage.
 PARCEL_LAYER = "parcels"
 EXCLUSION_LAYER = "exclusions"
@@ -93,12 +102,15 @@ class CandidateSet:
         EPSG:4326 points: ``candidate_id`` (unique str), ``name``, ``source``
         (``'commune_centre'`` | ``'parcel'``), ``commune_code`` (commune containing the
         site, None if outside every commune given), ``area_m2`` (NaN for commune
-        centres), ``area_source`` (``'column:<name>'`` | ``'computed'`` | None).
+        centres), ``area_source`` (``'column:<name>'`` | ``'computed'`` | None), then the
+        officer's own attributes (:attr:`attributes`).
     parcels : GeoDataFrame or None
         The kept parcels' polygons (EPSG:4326, same ``candidate_id``), None for commune
         centres.
-    dropped : DataFrame
-        ``candidate_id``, ``name``, ``reason`` for every candidate filtered out.
+    dropped : GeoDataFrame
+        Every candidate filtered out, as points: ``candidate_id``, ``name``, ``reason``
+        (exclusion zone by id and name, area, no road within N m, outside the
+        territory, ...), ``source``, ``area_m2`` and the officer's attributes.
     source : str
         ``'commune_centres'`` or the parcel file path.
     min_area_m2 : float or None
@@ -113,13 +125,42 @@ class CandidateSet:
     source: str
     min_area_m2: float | None = None
     notes: list[str] = field(default_factory=list)
+    attributes: list[str] = field(default_factory=list)
+
+    def drop(self, mask: np.ndarray, reasons: list[str]) -> None:
+        """Move the sites where ``mask`` is true to :attr:`dropped` with their reasons."""
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        gone = self.sites[mask].copy()
+        gone["reason"] = [r for r, m in zip(reasons, mask, strict=True) if m]
+        self.dropped = gpd.GeoDataFrame(
+            pd.concat([self.dropped, gone[[c for c in gone.columns
+                                           if c in self.dropped.columns or
+                                           c in self.attributes]]],
+                      ignore_index=True), geometry="geometry", crs=4326)
+        self.sites = self.sites[~mask].reset_index(drop=True)
+        if self.parcels is not None:
+            keep = self.parcels["candidate_id"].isin(self.sites["candidate_id"])
+            self.parcels = self.parcels[keep.to_numpy()].reset_index(drop=True)
 
     def __len__(self) -> int:
         return len(self.sites)
 
 
-def _dropped_frame(rows: list[dict] | None = None) -> pd.DataFrame:
-    return pd.DataFrame(rows or [], columns=["candidate_id", "name", "reason"])
+DROPPED_COLUMNS = ["candidate_id", "name", "reason", "source", "area_m2"]
+
+
+def _dropped_frame(sites: gpd.GeoDataFrame, reason: np.ndarray,
+                   attributes: list[str] | None = None) -> gpd.GeoDataFrame:
+    """The dropped rows of ``sites`` (points) with their reasons."""
+    drop = np.array([r is not None for r in reason], dtype=bool)
+    cols = [c for c in ("candidate_id", "name", "source", "area_m2", *(attributes or []))
+            if c in sites.columns]
+    out = gpd.GeoDataFrame(sites.loc[drop, cols].reset_index(drop=True),
+                           geometry=sites.geometry[drop].to_numpy(), crs=4326)
+    out.insert(2, "reason", [reason[i] for i in np.nonzero(drop)[0]])
+    return out
 
 
 # --------------------------------------------------------------------------- centres
@@ -252,8 +293,9 @@ def _first_col(columns: list[str], names: tuple[str, ...]) -> str | None:
     return next((c for c in names if c in columns), None)
 
 
-def _ids(gdf: gpd.GeoDataFrame, path: Path, prefix: str) -> tuple[np.ndarray, list[dict]]:
-    col = _first_col(list(gdf.columns), ID_COLUMNS)
+def _ids(gdf: gpd.GeoDataFrame, path: Path, prefix: str,
+         names: tuple[str, ...] = ID_COLUMNS) -> tuple[np.ndarray, list[dict]]:
+    col = _first_col(list(gdf.columns), names)
     n = len(gdf)
     if col is None:
         return np.array([f"{prefix}{i + 1}" for i in range(n)], dtype=object), []
@@ -386,7 +428,43 @@ def read_parcels(path: str | os.PathLike) -> gpd.GeoDataFrame:
     use_given = np.isfinite(given)
     out["area_m2"] = np.where(use_given, given, computed)
     out["area_source"] = np.where(use_given, f"column:{area_col}", "computed")
-    return out[["candidate_id", "name", "area_m2", "area_source", "feature", "geometry"]]
+    attrs = _attributes(gdf, skip={name_col})
+    for col in attrs.columns:
+        out[col] = attrs[col].to_numpy()
+    return out[["candidate_id", "name", "area_m2", "area_source", "feature",
+                *attrs.columns, "geometry"]]
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly scalar (NaN/NaT → None, numpy → Python, dates → ISO text)."""
+    if value is None:
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, int | float | str | bool):
+        return value
+    return str(value)
+
+
+def _attributes(gdf: gpd.GeoDataFrame, skip: set[str | None]) -> pd.DataFrame:
+    """The officer's own columns, kept as they are (``attr_<name>`` where a name is taken).
+
+    The name column is already ``name``; every other column (ids, area, owner, notes,
+    ...) is carried to the candidates, sites and dropped rows.
+    """
+    geom = gdf.geometry.name
+    out = pd.DataFrame(index=gdf.index)
+    for col in gdf.columns:
+        if col == geom or col in skip:
+            continue
+        target = f"attr_{col}" if col in RESERVED_COLUMNS else col
+        out[target] = [_plain(v) for v in gdf[col]]
+    return out.reset_index(drop=True)
 
 
 def read_exclusions(path: str | os.PathLike) -> gpd.GeoDataFrame:
@@ -401,7 +479,8 @@ def read_exclusions(path: str | os.PathLike) -> gpd.GeoDataFrame:
     Returns
     -------
     GeoDataFrame
-        EPSG:4326 polygons with ``zone_id`` and ``name``.
+        EPSG:4326 polygons with ``zone_id`` (from ``zone_id``, ``parcel_id``, ``id``, ...)
+        and ``name``.
 
     Raises
     ------
@@ -413,7 +492,7 @@ def read_exclusions(path: str | os.PathLike) -> gpd.GeoDataFrame:
     if gdf.empty:
         raise InvalidDataError(f"{p}: no exclusion zone in the file",
                                [_problem(p, None, None, None, "no features")])
-    ids, problems = _ids(gdf, p, "zone_")
+    ids, problems = _ids(gdf, p, "zone_", ("zone_id", *ID_COLUMNS))
     geoms, gprob = _check_geometries(gdf, p, ids, allow_points=np.zeros(len(gdf), bool))
     problems += gprob
     if problems:
@@ -456,8 +535,9 @@ def filter_candidates(
 
     Returns
     -------
-    (GeoDataFrame, DataFrame)
-        Kept sites and the dropped ones (``candidate_id``, ``name``, ``reason``).
+    (GeoDataFrame, GeoDataFrame)
+        Kept sites and the dropped ones (points: ``candidate_id``, ``name``, ``reason``,
+        ``source``, ``area_m2`` and the other columns of ``sites``).
     """
     n = len(sites)
     reason = np.full(n, None, dtype=object)
@@ -490,9 +570,8 @@ def filter_candidates(
                     reason[i] = f"in exclusion zone {exclusions['zone_id'].iloc[j]} ({zn})"
                     break
     drop = np.array([r is not None for r in reason], dtype=bool)
-    dropped = _dropped_frame([
-        {"candidate_id": sites["candidate_id"].iloc[i], "name": sites["name"].iloc[i],
-         "reason": reason[i]} for i in np.nonzero(drop)[0]])
+    attributes = [c for c in sites.columns if c not in RESERVED_COLUMNS]
+    dropped = _dropped_frame(sites, reason, attributes)
     return sites[~drop].reset_index(drop=True), dropped
 
 
@@ -564,6 +643,7 @@ def candidate_sites(
         exclusions = _zones_frame(exclusions)
     outline = communes.geometry.to_crs(4326).make_valid().union_all()
     notes: list[str] = []
+    attributes: list[str] = []
     if parcels is None:
         sites = commune_centre_candidates(communes)
         n_rep = int((sites["centre_source"] != "reported").sum())
@@ -576,10 +656,12 @@ def candidate_sites(
         source = str(parcels) if not isinstance(parcels, gpd.GeoDataFrame) else "parcels"
         pf = parcels if isinstance(parcels, gpd.GeoDataFrame) else read_parcels(parcels)
         min_a = float(min_area_m2) if min_area_m2 is not None else MIN_AREA_M2.get(kind, 0.0)
+        attributes = [c for c in pf.columns if c not in RESERVED_COLUMNS]
         sites = gpd.GeoDataFrame(
             {"candidate_id": pf["candidate_id"].to_numpy(), "name": pf["name"].to_numpy(),
              "source": "parcel", "area_m2": pf["area_m2"].to_numpy(float),
-             "area_source": pf["area_source"].to_numpy()},
+             "area_source": pf["area_source"].to_numpy(),
+             **{c: pf[c].to_numpy() for c in attributes}},
             geometry=pf.geometry.representative_point().to_numpy(), crs=4326)
         sites["commune_code"] = _assign_commune(sites, communes)
         kept, dropped = filter_candidates(sites, min_area_m2=min_a, exclusions=exclusions,
@@ -602,6 +684,7 @@ def candidate_sites(
             [{"file": source if parcels is not None else None, "row": r.candidate_id,
               "field": None, "reason": r.reason} for r in dropped.itertuples()])
     cols = ["candidate_id", "name", "source", "commune_code", "area_m2", "area_source",
-            "geometry"]
+            *attributes, "geometry"]
     return CandidateSet(sites=kept[cols].reset_index(drop=True), parcels=poly,
-                        dropped=dropped, source=source, min_area_m2=min_a, notes=notes)
+                        dropped=dropped, source=source, min_area_m2=min_a, notes=notes,
+                        attributes=attributes)

@@ -91,7 +91,7 @@ class TargetResult:
     period: str
     year: int
     target: str
-    measured: float | None
+    measured: float | None  # a count, or a fraction 0-1 when measured_unit == 'share'
     measured_text: str
     status: str
     gap: str
@@ -112,6 +112,7 @@ class TargetResult:
     projects: list[dict[str, Any]] = field(default_factory=list)
     projected: str = ""
     on_track: bool | None = None
+    measured_unit: str = "count"
 
 
 @dataclass
@@ -305,8 +306,13 @@ def _due(year: int, ref_year: int) -> str:
     return f"due {year} ({year - ref_year} years left)"
 
 
+#: Target types measured as a share (``measured`` is then a fraction 0-1).
+SHARE_TYPES = ("facility_share", "beneficiary_share", "vision_coverage")
+
+
 def _result(tg: Any, /, **kw: Any) -> TargetResult:
     caveats = kw.pop("caveats", [])
+    kw.setdefault("measured_unit", "share" if tg.type in SHARE_TYPES else "count")
     return TargetResult(
         target_id=tg.id,
         type=tg.type,
@@ -532,7 +538,8 @@ def _eval_facility_share(t: FacilityShareTarget, fac: pd.DataFrame,
     if len(na):
         measured_text += f"; {len(na)} not recorded"
     return _result(
-        t, target=target_text, measured=round(lo, 2), measured_text=measured_text,
+        t, target=target_text, measured=round(lo / 100, 4),
+        measured_text=measured_text,
         status=status, gap=gap, missing=missing, basis=f"registry field '{t.criterion}'",
         caveats=caveats,
     )
@@ -677,7 +684,7 @@ def _eval_beneficiary(t: BeneficiaryShareTarget, fac: pd.DataFrame,
             more = math.ceil(t.min_percent * need / 100 - 1e-9) - served
             gap = f"{_n(more)} more people to serve"
         return _result(
-            t, target=target_text, measured=round(share, 2),
+            t, target=target_text, measured=round(share / 100, 4),
             measured_text=f"{_n(served)} of {_n(need)} people ({_pct(share)})",
             status=status, gap=gap, basis=f"beneficiary register ({served_col} / {base_col})",
         )
@@ -716,7 +723,8 @@ def _eval_beneficiary(t: BeneficiaryShareTarget, fac: pd.DataFrame,
     cap_note = _capacity_caveat(sel)
     if cap_note:
         caveats.append(cap_note)
-    return _result(t, target=target_text, measured=round(share, 2), measured_text=measured_text,
+    return _result(t, target=target_text, measured=round(share / 100, 4),
+                   measured_text=measured_text,
                    status=status, gap=gap, missing=missing, estimate=True, basis=basis,
                    caveats=caveats + _location_caveat(sel))
 
@@ -805,7 +813,7 @@ def _eval_vision(t: VisionCoverageTarget, access: pd.DataFrame | None,
     if models and set(models) != {"osm"}:
         caveats.append(f"Travel model: {', '.join(models)} (not all on detailed roads).")
     return _result(
-        t, target=target_text, measured=round(share, 2),
+        t, target=target_text, measured=round(share / 100, 4),
         measured_text=f"{n_served} of {n} communes served ({_pct(share)})",
         status=status, gap=gap, basis=basis,
         details={"unserved_communes": unserved["commune_code"].astype(str).tolist()},

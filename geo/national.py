@@ -124,6 +124,8 @@ class ProvinceAccess:
         The province's view (None when returned by a Dask worker).
     summary : dict
         View size, timings.
+    cell_facility : dict
+        Kind → id of the nearest facility of every cell (None: none reachable).
     """
 
     province_code: str
@@ -134,6 +136,7 @@ class ProvinceAccess:
     facilities: gpd.GeoDataFrame
     network: TravelNetwork | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+    cell_facility: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _in_box(points: gpd.GeoDataFrame, net: TravelNetwork) -> np.ndarray:
@@ -200,7 +203,7 @@ def province_access(
     precision = (fac["location_precision"].astype(object).to_numpy()
                  if "location_precision" in fac.columns else np.full(len(fac), None, object))
     approx = np.array([p != "exact" for p in precision], dtype=bool)
-    frames, cell_minutes = [], {}
+    frames, cell_minutes, cell_facility = [], {}, {}
     wanted = [k for k in kinds if k != _ALL]
     n_o = len(pts)
     best_s = np.full(n_o, np.inf)
@@ -238,6 +241,7 @@ def province_access(
             model = np.where(np.isfinite(secs), model, "no_link").astype(object)
         minutes = np.where(np.isfinite(secs), secs / 60.0, np.nan)
         cell_minutes[kind] = minutes[n_c:]
+        cell_facility[kind] = nid_all[n_c:]
         frames.append(pd.DataFrame({
             "commune_code": origins["commune_code"].to_numpy(), "kind": kind,
             "minutes": minutes[:n_c], "nearest_facility_id": nid_all[:n_c],
@@ -254,7 +258,7 @@ def province_access(
                "seconds": round(time.perf_counter() - t0, 2)}
     return ProvinceAccess(province_code, pd.concat(frames, ignore_index=True), cells,
                           cell_minutes, snapped.distance_m[n_c:], fac,
-                          net if keep_network else None, summary)
+                          net if keep_network else None, summary, cell_facility)
 
 
 def commune_reach(

@@ -141,6 +141,7 @@ def national_check(
     workers: int = 2,
     progress: bool = False,
     inputs: NationalInputs | None = None,
+    provinces: Iterable[str] | None = None,
 ) -> NationalResult:
     """Check the 2050 vision in every commune of Vietnam, per kind and for ``'any'``.
 
@@ -173,6 +174,9 @@ def national_check(
         Show progress per province.
     inputs : NationalInputs, optional
         Already opened inputs.
+    provinces : iterable of str, optional
+        Check only these new provinces (default: all; the pre-2025 table then covers
+        only pre-2025 provinces whose communes all lie in them).
 
     Returns
     -------
@@ -198,6 +202,12 @@ def national_check(
     ni = inputs or national_inputs(store, sources_dir, profile, cache_dir, progress=progress)
     t_inputs = time.perf_counter() - t0
     codes = sorted(ni.communes["province_code"].astype(str).unique())
+    if provinces is not None:
+        unknown = sorted(set(provinces) - set(codes))
+        if unknown:
+            raise InvalidDataError(f"unknown province code(s) {unknown}",
+                                   [{"field": "provinces", "reason": f"unknown {unknown}"}])
+        codes = sorted(set(provinces))
     pas = _run_provinces(ni, codes, sources_dir, profile, cache_dir, origin, engine,
                          scheduler, workers, progress)
     t_prov = time.perf_counter() - t0 - t_inputs
@@ -344,8 +354,11 @@ def _pre2025_table(store: Any, ni: NationalInputs, communes: pd.DataFrame,
     old = read_layer(store, "provinces_pre2025")
     fac = ni.facilities
     rows = []
+    present = set(communes["commune_code"])
     for code in sorted(old["province_code"].astype(str)):
         terr = resolve_territory(store, f"pre2025:{code}")
+        if not set(terr.commune_codes) <= present:
+            continue
         weight = pd.Series(terr.commune_weights, dtype=float)
         inside = gpd.GeoSeries([terr.geometry], crs=4326)
         in_terr = fac.geometry.within(inside.iloc[0]) if len(fac) else pd.Series(dtype=bool)

@@ -397,8 +397,11 @@ def _rows_to_frame(rows: list[pd.Series]) -> gpd.GeoDataFrame:
 def export_facilities(store: str | os.PathLike, path: str | os.PathLike) -> Path:
     """Export the registry to CSV (lat/lon columns), GeoJSON or GeoPackage by extension.
 
-    The file is written to a temporary name and renamed, so a failed export
-    leaves no partial file.
+    Every row carries what an import needs to place it again: the point (``lon`` /
+    ``lat`` in a CSV) and, beside the codes, the ``commune`` and ``province`` names of
+    today's units (the import's address columns).  Exporting, importing the file and
+    exporting again gives the same file.  The file is written to a temporary name and
+    renamed, so a failed export leaves no partial file.
 
     Returns
     -------
@@ -410,7 +413,7 @@ def export_facilities(store: str | os.PathLike, path: str | os.PathLike) -> Path
     if ext not in (".csv", ".geojson", ".json", ".gpkg"):
         raise InvalidDataError(f"{out}: unsupported export type {ext!r} "
                                "(use .csv, .geojson or .gpkg)")
-    gdf = read_facilities(store)
+    gdf = _with_names(read_facilities(store), read_communes(store))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.{uuid.uuid4().hex[:8]}.tmp{ext}")
     try:
@@ -427,6 +430,20 @@ def export_facilities(store: str | os.PathLike, path: str | os.PathLike) -> Path
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return out
+
+
+def _with_names(gdf: gpd.GeoDataFrame, communes: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Add ``commune`` and ``province`` names after ``province_code`` (from the store)."""
+    code = gdf["commune_code"].astype(object).where(gdf["commune_code"].notna(), None)
+    names = communes.drop_duplicates("commune_code").set_index("commune_code")
+    provinces = communes.drop_duplicates("province_code").set_index("province_code")
+    out = gdf.copy()
+    at = list(out.columns).index("province_code") + 1
+    out.insert(at, "commune", code.map(names["name"]).astype(object).to_numpy())
+    pcode = out["province_code"].astype(object).where(out["province_code"].notna(), None)
+    out.insert(at + 1, "province", pcode.map(provinces["province_name"]).astype(object)
+               .to_numpy())
     return out
 
 

@@ -29,6 +29,9 @@ p-median with predefined facilities is ``p + k``.
 from __future__ import annotations
 
 import functools
+import os
+import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -568,9 +571,37 @@ class _Milp:
     offset: float = 0.0
 
 
+_BANNER_LOCK = threading.Lock()
+_BANNER_SHOWN = False
+
+
+def _new_highs() -> highspy.Highs:
+    """A HiGHS instance, without the copyright banner on stdout.
+
+    HiGHS prints its banner from C++ when the first instance of the process is
+    built (before ``output_flag`` can be set), so that construction runs with file
+    descriptor 1 pointed at ``/dev/null``; later instances print nothing.
+    """
+    global _BANNER_SHOWN
+    with _BANNER_LOCK:
+        if _BANNER_SHOWN:
+            return highspy.Highs()
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            _BANNER_SHOWN = True
+        return h
+
+
 @functools.cache
 def _highs_version() -> str:
-    h = highspy.Highs()
+    h = _new_highs()
     try:
         return f"HiGHS {h.version()}"
     except Exception:  # pragma: no cover - very old highspy
@@ -592,7 +623,7 @@ def _solve_milp(
     a = milp.a.tocsc()
     a.sort_indices()
     num_row, num_col = a.shape
-    h = highspy.Highs()
+    h = _new_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("random_seed", 0)
     if time_limit is not None:

@@ -57,6 +57,35 @@ def test_coverage_matches_the_assessment(client, ninh_thuan):
     assert tight["summary"]["served"] <= body["summary"]["served"]
 
 
+def test_one_unit_convention(client, ninh_thuan):
+    """Shares are fractions 0-1 named *_share, lists are arrays, counts integers,
+    minutes rounded to 0.1 — the same figures as the CLI's JSON summary."""
+    body = client.get("/analysis/coverage", params=NT).json()
+    s = body["summary"]
+    assert s["communes_served_share"] == pytest.approx(s["served"] / s["communes"], abs=1e-4)
+    assert s["communes_served_share"] == pytest.approx(
+        ninh_thuan.summary["communes_served_share"], abs=1e-4)
+    assert s["population_served_share"] == pytest.approx(
+        ninh_thuan.summary["population_served_share"], abs=1e-4)
+    assert not any(k.startswith("share_") for k in s)
+    for point in body["coverage"]:
+        assert set(point) == {"threshold_min", "communes_share", "population_share"}
+        assert 0 <= point["communes_share"] <= 1 and 0 <= point["population_share"] <= 1
+    assert all(isinstance(c["population"], int) for c in body["communes"])
+    assert all(c["minutes"] is None or round(c["minutes"], 1) == c["minutes"]
+               for c in body["communes"])
+    gap = client.get("/analysis/vision-2050", params={"territory": "Ninh Thuận"}).json()
+    g = gap["gaps"][0]
+    assert isinstance(g["unserved_commune_codes"], list)
+    assert len(g["unserved_commune_codes"]) == g["unserved_communes"]
+    assert isinstance(g["population"], int) and isinstance(g["unserved_population"], int)
+    assert 0 <= g["unserved_population_share"] <= 1
+    rep = client.get("/analysis/compliance", params={"plan": "ninh-thuan-4074-2023"}).json()
+    for r in rep["results"]:
+        if r["measured_unit"] == "share" and r["measured"] is not None:
+            assert 0 <= r["measured"] <= 1
+
+
 def test_coverage_bad_parameters_are_problems(client):
     r = client.get("/analysis/coverage", params={**NT, "territory": "Atlantis"})
     assert r.status_code == 404 and r.headers["content-type"] == PROBLEM
@@ -99,7 +128,7 @@ def test_plans_and_compliance(client):
 
 
 def test_siting_job_and_maps(client, ninh_thuan):
-    r = client.post("/analysis/siting", json={**NT, "p": 2})
+    r = client.post("/analysis/siting", json={**NT, "p": 2, "include_planned": False})
     assert r.status_code == 202
     location = r.headers["location"]
     assert location.endswith(f"/jobs/{r.json()['id']}")
@@ -107,7 +136,10 @@ def test_siting_job_and_maps(client, ninh_thuan):
     assert state["status"] == "succeeded", state
     result = state["result"]
     sites = result["sites"]
-    assert [s["rank"] for s in sites] == [1, 2]
+    assert sites["type"] == "FeatureCollection"
+    assert [f["properties"]["rank"] for f in sites["features"]] == [1, 2]
+    assert all(f["geometry"]["type"] == "Point" for f in sites["features"])
+    assert result["newly_served"]["type"] == "FeatureCollection"
 
     # independent check: brute force over every pair of candidate communes
     from geo.access import commune_origins, od_matrix
@@ -120,23 +152,41 @@ def test_siting_job_and_maps(client, ninh_thuan):
     base = ex.min(axis=1) <= 60
     best = max(pop[base | (cost[:, [i, j]].min(axis=1) <= 60)].sum()
                for i, j in itertools.combinations(range(cost.shape[1]), 2))
-    assert result["summary"]["objective_population_served"] == pytest.approx(best)
-    assert result["summary"]["population_served_before"] == pytest.approx(pop[base].sum())
+    assert result["summary"]["objective"] == pytest.approx(best, rel=1e-6)
+    assert result["summary"]["population_served_before"] == pytest.approx(pop[base].sum(),
+                                                                         abs=1)
+    assert isinstance(result["summary"]["population"], int)
+    assert 0 <= result["summary"]["population_served_share_after"] <= 1
 
-    maps = {link["rel"]: link["href"] for link in state["links"]}
-    page = client.get(maps["map"])
+    links = {link["rel"]: link["href"] for link in state["links"]}
+    page = client.get(links["map"])
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert page.text.count("planner-facility") >= len(a.facilities)
-    assert sites[0]["name"].split(" (")[0] in page.text
+    assert sites["features"][0]["properties"]["name"] in page.text
+    files = {link["title"].removeprefix("Result file "): link["href"]
+             for link in state["links"] if link["rel"] == "enclosure"}
+    assert {"gpkg", "ranking_csv", "sites_geojson", "newly_served_geojson"} <= set(files)
+    got = client.get(files["sites_geojson"])
+    assert got.status_code == 200 and got.headers["content-type"] == "application/geo+json"
+    assert got.json() == sites
+    # the result is the summary.json that `planner site` writes, plus the GeoJSON layers
+    written = client.get(files["summary_json"]).json()
+    for key in ("summary", "dropped_candidates", "excluded_communes", "scenarios", "notes"):
+        assert written[key] == result[key], key
+    assert client.get(location + "/files/nope").status_code == 404
 
     cov = client.get("/maps/coverage", params=NT)
     assert cov.status_code == 200 and "planner-unserved" in cov.text
     assert "cdn.jsdelivr" not in cov.text  # Leaflet is inlined
 
     assert client.get("/jobs/unknown").status_code == 404
-    r = client.post("/analysis/siting", json={**NT, "territory": "Atlantis"})
+    r = client.post("/analysis/siting", json={**NT, "p": 2, "territory": "Atlantis"})
     assert r.status_code == 404
     r = client.post("/analysis/siting", json={**NT, "p": 0})
+    assert r.status_code == 422
+    r = client.post("/analysis/siting", json={**NT, "model": "mclp"})  # no p
+    assert r.status_code == 422 and "needs p" in r.json()["detail"]
+    r = client.post("/analysis/siting", json={**NT, "p": 2, "colour": "red"})
     assert r.status_code == 422
 
 
@@ -146,4 +196,4 @@ def test_siting_result_survives_no_existing_facility_kind(client):
     state = _wait(client, r.headers["location"])
     assert state["status"] == "succeeded", state
     assert state["result"]["summary"]["existing_facilities"] >= 0
-    assert np.isfinite(state["result"]["summary"]["objective_population_served"])
+    assert np.isfinite(state["result"]["summary"]["objective"])

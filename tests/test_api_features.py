@@ -169,3 +169,73 @@ def test_territory_search_without_diacritics(client):
     assert client.get("/territories", params={"q": "zzzz"}).json() == []
     kinds = client.get("/kinds").json()
     assert kinds[0]["id"] == "any" and len(kinds) == 9
+
+
+def _untitled(value: object) -> list[object]:
+    if isinstance(value, dict):
+        bad = [value] if "href" in value and not value.get("title") else []
+        return bad + [b for v in value.values() for b in _untitled(v)]
+    if isinstance(value, list):
+        return [b for v in value for b in _untitled(v)]
+    return []
+
+
+def test_root_negotiates_landing_page_or_web_page(client):
+    r = client.get("/", headers={"Accept": "application/json"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    assert {"self", "conformance", "data", "service-desc"} <= set(_rels(r.json()))
+    assert client.get("/", params={"f": "json"}).json()["links"]
+    for accept in ("text/html,application/xhtml+xml,application/json;q=0.9", "*/*", ""):
+        r = client.get("/", headers={"Accept": accept})
+        assert r.headers["content-type"].startswith("text/html"), accept
+    assert client.get("/", params={"f": "html"},
+                      headers={"Accept": "application/json"}).headers[
+        "content-type"].startswith("text/html")
+
+
+def test_conformance_lists_what_is_implemented(client):
+    conf = client.get("/conformance").json()["conformsTo"]
+    assert any(c.endswith("/conf/create-replace-delete") for c in conf)
+    assert any(c.endswith("ogcapi-features-4/1.0/conf/update") for c in conf)
+    schema = client.get("/openapi.json").json()["paths"]["/collections/facilities/items/{fid}"]
+    assert {"put", "patch", "delete"} <= set(schema)
+
+
+def test_no_link_without_a_title(client):
+    for url in ("/api", "/collections", "/collections/facilities",
+                "/collections/communes/items?limit=3&offset=3",
+                "/collections/provinces/items/56"):
+        assert not _untitled(client.get(url).json()), url
+
+
+def test_unknown_filter_value_or_parameter_is_a_400_listing_allowed(client):
+    r = client.get("/collections/facilities/items", params={"kind": "elderly"})
+    assert r.status_code == 400 and r.headers["content-type"] == PROBLEM
+    assert "elderly_care" in r.json()["detail"] and "children_care" in r.json()["detail"]
+    r = client.get("/collections/facilities/items", params={"status": "open"})
+    assert r.status_code == 400 and "operating" in r.json()["detail"]
+    r = client.get("/collections/communes/items", params={"colour": "red"})
+    assert r.status_code == 400 and "colour" in r.json()["detail"]
+    assert "bbox" in r.json()["detail"]
+    assert client.get("/collections", params={"x": 1}).status_code == 400
+    assert client.get("/territories", params={"query": "hue"}).status_code == 400
+    assert client.get("/collections/communes/items",
+                      params={"f": "xml"}).status_code == 400
+    assert client.get("/collections/communes/items",
+                      params={"f": "json", "limit": 1}).status_code == 200
+
+
+def test_province_name_is_resolved_like_the_cli(client, layers):
+    by_code = client.get("/collections/communes/items",
+                         params={"province_code": "56", "limit": 1}).json()
+    for name in ("Khanh Hoa", "Khánh Hòa", "tỉnh khánh hòa"):
+        body = client.get("/collections/communes/items",
+                          params={"province_code": name, "limit": 1}).json()
+        assert body["numberMatched"] == by_code["numberMatched"] > 0, name
+    # the pre-2025 collections resolve names among the pre-2025 provinces
+    old = client.get("/collections/communes_pre2025/items",
+                     params={"province_code": "Ninh Thuan", "limit": 1}).json()
+    n_old = int((layers["communes_pre2025"]["province_code"] == "58").sum())
+    assert old["numberMatched"] == n_old
+    r = client.get("/collections/communes/items", params={"province_code": "Atlantis"})
+    assert r.status_code == 400 and "56" in r.json()["detail"]

@@ -170,3 +170,48 @@ def test_create_by_address_without_geometry(client):
     assert r.status_code == 422, r.text
     problem = r.json()["problems"][0]
     assert problem["field"] == "commune" and "Không Tồn Tại" in problem["reason"]
+
+
+def test_put_replaces_the_whole_facility(client, store):
+    new = {**NEW, "properties": {**NEW["properties"], "id": "put-test-1"}}
+    r = client.post("/collections/facilities/items", json=new, headers=AUTH)
+    assert r.status_code == 201
+    etag = r.headers["ETag"]
+    body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [109.0, 11.6]},
+            "properties": {"name": "Thay thế", "kind": "children_care"}}
+    url = "/collections/facilities/items/put-test-1"
+    assert client.put(url, json=body, headers=AUTH).status_code == 428
+    r = client.put(url, json=body, headers={**AUTH, "If-Match": etag})
+    assert r.status_code == 200, r.text
+    props = r.json()["properties"]
+    assert props["kind"] == "children_care" and props["capacity"] is None  # replaced
+    assert props["ownership"] == "public" and props["version"] == 2
+    assert r.json()["geometry"]["coordinates"] == [109.0, 11.6]
+    stale = client.put(url, json=body, headers={**AUTH, "If-Match": etag})
+    assert stale.status_code == 409
+    nowhere = {"type": "Feature", "properties": {"name": "x", "kind": "shelter"}}
+    r = client.put(url, json=nowhere, headers={**AUTH, "If-Match": '"2"'})
+    assert r.status_code == 400 and "geometry" in r.json()["detail"]
+    other = {**body, "properties": {**body["properties"], "id": "someone-else"}}
+    assert client.put(url, json=other, headers={**AUTH, "If-Match": '"2"'}).status_code == 400
+
+
+def test_patch_accepts_a_json_merge_patch(client, store):
+    new = {**NEW, "properties": {**NEW["properties"], "id": "merge-test-1"}}
+    etag = client.post("/collections/facilities/items", json=new, headers=AUTH).headers["ETag"]
+    r = client.patch("/collections/facilities/items/merge-test-1",
+                     content=b'{"properties": {"capacity": 12, "capacity_note": null}}',
+                     headers={**AUTH, "If-Match": etag,
+                              "Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 200, r.text
+    assert r.json()["properties"]["capacity"] == 12
+
+
+def test_delete_closes_and_returns_the_record(client, store):
+    new = {**NEW, "properties": {**NEW["properties"], "id": "close-test-1"}}
+    etag = client.post("/collections/facilities/items", json=new, headers=AUTH).headers["ETag"]
+    r = client.delete("/collections/facilities/items/close-test-1",
+                      headers={**AUTH, "If-Match": etag})
+    assert r.status_code == 200
+    assert r.json()["properties"]["status"] == "closed" and r.json()["id"] == "close-test-1"
+    assert (read_layer(store, "facilities")["id"] == "close-test-1").any()

@@ -207,10 +207,10 @@ def test_kon_tum_timeliness_children_and_text_end(tmp_path):
                         today=TODAY)
     r = _by_id(rep)
     court = r["court-ordered-rehab-2020"]  # 30 of 40 on time = 75% < 90%: places don't count
-    assert (court.measured, court.status, court.estimate) == (75.0, "overdue", False)
+    assert (court.measured, court.status, court.estimate) == (0.75, "overdue", False)
     assert "people_served_on_time" in court.basis
     assert (r["children-special-circumstances-2020"].measured,
-            r["children-special-circumstances-2020"].status) == (90.0, "met")
+            r["children-special-circumstances-2020"].status) == (0.9, "met")
     # without the on-time column the timeliness target is unknown, never a capacity estimate
     path.write_text("commune_code,group,people_in_need\n10001,drug_users_court_ordered,40\n",
                     encoding="utf-8")
@@ -253,12 +253,12 @@ def test_dak_lak_trong_do_shares_are_of_those_served(tmp_path):
     r = _by_id(evaluate_plan(plan, facilities=NT_FAC, territory_communes=TERR,
                              beneficiaries=load_beneficiaries(path), year=2026, today=TODAY))
     comp = r["comprehensive-services-2030"]  # 150 of the 600 served = 25% (not 15% of 1000)
-    assert comp.measured == 25.0 and comp.status == "not_met"
+    assert comp.measured == 0.25 and comp.status == "not_met"
     assert "people_served_comprehensive / people_served" in comp.basis
-    assert r["comprehensive-services-2025"].measured == 25.0
+    assert r["comprehensive-services-2025"].measured == 0.25
     assert r["comprehensive-services-2025"].status == "overdue"  # 25% < 30%, due 2025
     assert r["comprehensive-services-2020"].status == "met"  # ≥ 10%
-    assert r["especially-difficult-served-2025"].measured == 60.0  # of everyone in need
+    assert r["especially-difficult-served-2025"].measured == 0.6  # of everyone in need
     # milestones: one trajectory per series
     rep = evaluate_plan(plan, facilities=NT_FAC, territory_communes=TERR,
                         beneficiaries=load_beneficiaries(path), today=TODAY)

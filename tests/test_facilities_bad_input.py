@@ -172,8 +172,10 @@ def test_missing_required_column(store, real_rows, tmp_path):
 
 
 def test_missing_location_columns(store, real_rows, tmp_path):
-    # (with a commune_code column the rows would be placed at their communes' centres)
-    path = _write_csv(real_rows.drop(columns=["lat", "lon", "commune_code"]),
+    # (with a commune_code column or the commune / province names the export writes, the
+    # rows would be placed at their communes' centres)
+    path = _write_csv(real_rows.drop(columns=["lat", "lon", "commune_code", "commune",
+                                              "province"]),
                       tmp_path / "noloc.csv")
     _import_fails(store, path, code=4, expect=["missing required columns: lat and lon"])
 

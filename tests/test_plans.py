@@ -322,10 +322,10 @@ def test_beneficiary_shares_register_and_capacity_estimate(ninh_thuan, tmp_path)
                              beneficiaries=ben, year=2026, today=TODAY))
     no_carer = r["no-carer-served-2030"]  # capacity 326 for 500 in need -> 65.2% estimate
     assert no_carer.estimate and no_carer.status == "not_met"
-    assert no_carer.measured == pytest.approx(65.2)
+    assert no_carer.measured == pytest.approx(0.652) and no_carer.measured_unit == "share"
     assert "ESTIMATE" in no_carer.basis and "74 more places" in no_carer.gap
     case = r["case-management-2030"]  # 1450 of 2000 served = 72.5% (reported, not estimated)
-    assert (case.status, case.estimate, case.measured) == ("met", False, 72.5)
+    assert (case.status, case.estimate, case.measured) == ("met", False, 0.725)
     drugs = r["drug-users-access-2030"]  # no operating rehab: 0 places for 120 users
     assert drugs.status == "not_met" and drugs.measured == 0
 

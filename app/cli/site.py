@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -10,7 +12,7 @@ from rich.table import Table
 
 from app.cli._common import app, console, handle_errors
 from app.settings import analysis_settings, data_settings
-from geo._errors import InvalidDataError
+from app.siting_options import cli_options, plan_arguments
 from geo.basemap import territory_roads
 from geo.site_planning import SitePlan, plan_sites, write_site_plan
 from geo.store import check_store
@@ -46,8 +48,27 @@ def _print_plan(plan: SitePlan, paths: dict[str, Path]) -> None:
                    f"{s.weight_served:,.0f} ({s.weight_share:.1%})",
                    f"{s.mean_minutes:.1f}", f"{s.max_minutes:.0f}")
     console.print(sc)
+    dropped = plan.matrix.candidates.dropped
+    if len(dropped):
+        dt = Table(title=f"Dropped candidates ({len(dropped)})")
+        attrs = [c for c in plan.matrix.candidates.attributes if c in dropped.columns][:3]
+        for col in ("candidate", "name", "reason", *attrs):
+            dt.add_column(col, overflow="fold")
+        for row in dropped.itertuples(index=False):
+            dt.add_row(escape(str(row.candidate_id)), escape(str(row.name)),
+                       escape(str(row.reason)),
+                       *[escape(str(getattr(row, c))) for c in attrs])
+        console.print(dt)
+    if len(plan.excluded):
+        et = Table(title=f"Communes left out of the demand ({len(plan.excluded)})")
+        for col in ("commune", "name", "population", "reason"):
+            et.add_column(col, justify="right" if col == "population" else "left")
+        for row in plan.excluded.itertuples(index=False):
+            et.add_row(row.commune_code, escape(str(row.name)), f"{row.population:,}",
+                       escape(str(row.reason)))
+        console.print(et)
     for note in plan.notes:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {escape(note)}")
     for key, path in paths.items():
         console.print(f"  {key:16s} {path}")
     tm = plan.timings
@@ -55,42 +76,31 @@ def _print_plan(plan: SitePlan, paths: dict[str, Path]) -> None:
                   f" s, matrix {tm['matrix']:.2f} s, solve {tm['solve']:.2f} s)")
 
 
+_CLI_ONLY = (
+    inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
+                      default=typer.Option(None, "--out",
+                                           help="Output directory (default: out/).")),
+    inspect.Parameter("store", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
+                      default=typer.Option(None, "--store", help="Store GeoPackage.")),
+)
+
+
 @app.command("site")
 @handle_errors
-def site(
-    province: str = typer.Option(
-        ..., "--province", "-p",
-        help="New or pre-2025 province by name or code, e.g. 'Khánh Hòa', 'Ninh Thuan', '56'."),
-    kind: str = typer.Option(..., "--kind", "-k", help="Facility kind, or 'any'."),
-    model: str = typer.Option(..., "--model", "-m", help="lscp | mclp | pmedian."),
-    p: int | None = typer.Option(None, "--p", help="Number of new sites (mclp, pmedian)."),
-    threshold: float | None = typer.Option(
-        None, "--threshold", "-t", help="Service threshold in minutes (default per kind)."),
-    candidates: Path | None = typer.Option(
-        None, "--candidates",
-        help="Parcel file (GeoJSON / GeoPackage / zipped Shapefile); default: commune centres."),
-    exclusions: Path | None = typer.Option(
-        None, "--exclusions", help="Exclusion-zone polygons (GeoJSON / GeoPackage / .zip)."),
-    min_area: float | None = typer.Option(
-        None, "--min-area", help="Minimum parcel area in m² (default per kind)."),
-    profile: str | None = typer.Option(None, "--profile", help="motorbike | car | walk."),
-    method: str = typer.Option("exact", "--method", help="exact (HiGHS) | greedy."),
-    no_planned: bool = typer.Option(
-        False, "--no-planned", help="Do not count planned facilities as open in the model."),
-    out: Path | None = typer.Option(None, "--out", help="Output directory (default: out/)."),
-    store: Path | None = typer.Option(None, "--store", help="Store GeoPackage."),
-) -> None:
-    """Suggest sites for new facilities: ranked sites, scenarios, GeoPackage and map."""
-    if model.lower() in ("mclp", "pmedian", "p-median") and p is None:
-        raise InvalidDataError(f"--model {model} needs --p (number of new sites)",
-                               [{"field": "--p", "reason": "missing"}])
+@cli_options(*_CLI_ONLY)
+def site(**options: Any) -> None:
+    """Suggest sites for new facilities: ranked sites, scenarios, GeoPackage, GeoJSON and map.
+
+    The options are those of ``POST /analysis/siting`` (app/siting_options.py).
+    """
+    out: Path | None = options.pop("out")
+    store: Path | None = options.pop("store")
     data = data_settings()
     analysis = analysis_settings()
+    kwargs = plan_arguments(options, default_profile=analysis.profile)
     store_path = check_store(store or data.store)
-    plan = plan_sites(store_path, province, data.sources, kind=kind, model=model, p=p,
-                      threshold=threshold, profile=profile or analysis.profile,
-                      candidates=candidates, min_area_m2=min_area, exclusions=exclusions,
-                      include_planned=not no_planned, method=method, cache_dir=data.cache_dir)
+    plan = plan_sites(store_path, options["territory"], data.sources,
+                      cache_dir=data.cache_dir, **kwargs)
     out_dir = (out or analysis.out_dir) / plan.territory.key.replace(":", "_") / "site"
     roads = territory_roads(data.sources, data.cache_dir, plan.communes)
     paths = write_site_plan(plan, out_dir, tiles=analysis.map_tiles or None, roads=roads)

@@ -24,7 +24,7 @@ class Link(BaseModel):
     href: str
     rel: str
     type: str | None = None
-    title: str | None = None
+    title: str = Field(..., min_length=1, description="Human-readable title (always given)")
 
 
 class LandingPage(BaseModel):

@@ -10,31 +10,60 @@ road networks in the on-disk network cache.  Siting runs are background jobs:
 from __future__ import annotations
 
 import math
+import re
+import shutil
+import tempfile
 from collections import OrderedDict
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.routes._deps import StateDep
 from app.routes._models import KindOrAny, Link
 from app.routes._state import ServiceState
+from app.routes.collections import known_query
 from app.routes.jobs import Job, JobState, get_jobs, job_state
-from geo._errors import DataSourceNotFoundError, InvalidDataError, NotFoundError
-from geo.access import commune_origins, od_matrix
+from app.settings import analysis_settings
+from app.siting_options import (
+    OPTIONS,
+    SitingRequest,
+    option,
+    plan_arguments,
+    write_inline_files,
+)
+from geo._errors import DataSourceNotFoundError, NotFoundError, PlannerError
 from geo.admin import Territory, resolve_territory
 from geo.assessment import Assessment, assess_territory, for_kind
 from geo.compliance import evaluate_plan_on_store, plan_assessment, vision_access
 from geo.compliance_report import report_to_html
 from geo.plans import Plan, load_plans
-from geo.siting import SitingProblem, solve_mclp
+from geo.site_planning import (
+    SitePlan,
+    plan_sites,
+    plan_summary,
+    site_plan_geojson,
+    write_site_plan,
+)
 
-router = APIRouter(tags=["analysis"])
+router = APIRouter(tags=["analysis"], dependencies=[Depends(known_query)])
 
 Profile = Literal["motorbike", "car", "walk"]
 MAX_ASSESSMENTS = 12
@@ -88,10 +117,32 @@ class CoverageSummary(BaseModel):
     unserved: int
     population: int
     population_served: int
-    share_communes_served: float = Field(..., description="percent")
-    share_population_served: float = Field(..., description="percent")
+    communes_served_share: float = Field(..., description="fraction 0-1")
+    population_served_share: float = Field(..., description="fraction 0-1")
     facilities: int
     facilities_approximate: int
+
+
+class CoveragePoint(BaseModel):
+    """Coverage at one threshold (fractions 0-1)."""
+
+    threshold_min: float
+    communes_share: float | None = Field(..., description="fraction 0-1")
+    population_share: float | None = Field(..., description="fraction 0-1 (null: no "
+                                           "population)")
+
+
+class VisionGap(BaseModel):
+    """The 2050-vision gap of a territory at a threshold (any kind of facility)."""
+
+    territory: str
+    threshold_min: float
+    communes: int
+    unserved_communes: int
+    population: int | None
+    unserved_population: int | None
+    unserved_population_share: float | None = Field(None, description="fraction 0-1")
+    unserved_commune_codes: list[str]
 
 
 class CoverageReport(BaseModel):
@@ -103,7 +154,7 @@ class CoverageReport(BaseModel):
     profile: str
     summary: CoverageSummary
     travel_models: dict[str, int]
-    coverage: list[dict[str, float | str]]
+    coverage: list[CoveragePoint]
     fallbacks: list[str]
     communes: list[CommuneAccess]
     links: list[Link]
@@ -115,7 +166,7 @@ class VisionGaps(BaseModel):
     territory: TerritoryInfo
     threshold: float
     profile: str
-    gaps: list[dict[str, Any]]
+    gaps: list[VisionGap]
     unserved: list[CommuneAccess]
     links: list[Link]
 
@@ -148,7 +199,9 @@ class TargetResultModel(BaseModel):
     label_en: str
     year: int
     target: str
-    measured: float | None
+    measured: float | None = Field(
+        None, description="a count, or a fraction 0-1 when measured_unit is 'share'")
+    measured_unit: Literal["count", "share"] = "count"
     measured_text: str
     status: str = Field(description="met, not_met, overdue (deadline passed, not met when "
                                     "last measured) or unknown")
@@ -184,19 +237,6 @@ class ComplianceReportModel(BaseModel):
     registry_gaps: list[dict[str, Any]] = Field(default_factory=list)
     projects: list[dict[str, Any]] = Field(default_factory=list)
     trajectories: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class SitingRequest(BaseModel):
-    """A siting suggestion: ``p`` new sites maximising the population served (MCLP)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    territory: str = Field(..., min_length=1, max_length=100, examples=["pre2025:58"])
-    kind: KindOrAny = "any"
-    threshold: float = Field(60.0, gt=0, le=600)
-    profile: Profile = "motorbike"
-    p: int = Field(2, ge=1, le=20, description="New sites to suggest")
-    time_limit: float = Field(30.0, gt=0, le=300, description="Solver time limit (s)")
 
 
 # ------------------------------------------------------------------ helpers
@@ -359,15 +399,16 @@ def _coverage_report(
         summary=CoverageSummary(
             communes=len(c), served=int(served.sum()), unserved=int((~served).sum()),
             population=pop, population_served=pop_served,
-            share_communes_served=round(100 * served.mean(), 2) if len(c) else 0.0,
-            share_population_served=round(100 * pop_served / pop, 2) if pop else 0.0,
+            communes_served_share=round(float(served.mean()), 4) if len(c) else 0.0,
+            population_served_share=round(pop_served / pop, 4) if pop else 0.0,
             facilities=int(s.get("facilities", len(a.facilities))),
             facilities_approximate=int(s.get("facilities_approximate", 0)),
         ),
         travel_models={str(k): int(v) for k, v in s.get("travel_model_communes", {}).items()},
         coverage=[
-            {"threshold_min": float(r.threshold_min), "share_communes": float(r.share_communes),
-             "share_population": float(r.share_population)}
+            CoveragePoint(threshold_min=float(r.threshold_min),
+                          communes_share=_share(r.share_communes),
+                          population_share=_share(r.share_population))
             for r in cov.itertuples(index=False)
         ],
         fallbacks=[str(f) for f in s.get("fallbacks", [])],
@@ -379,7 +420,7 @@ def _coverage_report(
 def _self_link(request: Request, a: Assessment) -> Link:
     url = request.url_for("coverage").include_query_params(
         territory=a.territory.key, kind=a.kind, threshold=a.threshold, profile=a.profile)
-    return Link(href=str(url), rel="self", type="application/json")
+    return Link(href=str(url), rel="self", type="application/json", title="This report")
 
 
 @router.get(
@@ -397,12 +438,40 @@ async def vision_2050(
 ) -> VisionGaps:
     """Communes with no social-assistance facility of any kind within the threshold."""
     a = await run_in_threadpool(assessment, state, territory, "any", threshold, profile)
-    gaps = [{k: _none(v) for k, v in row.items()} for row in a.gaps.to_dict(orient="records")]
+    gaps = [_vision_gap(row) for row in a.gaps.to_dict(orient="records")]
     return VisionGaps(
         territory=_territory_info(a.territory), threshold=a.threshold, profile=profile,
         gaps=gaps, unserved=_commune_rows(a.unserved),
-        links=[Link(href=str(request.url), rel="self", type="application/json"),
+        links=[Link(href=str(request.url), rel="self", type="application/json",
+                    title="This report"),
                _map_link(request, a)],
+    )
+
+
+def _share(value: Any) -> float | None:
+    """A share rounded to 4 decimals (NaN → None)."""
+    value = _none(value)
+    return None if value is None else round(float(value), 4)
+
+
+def _int_or_none(value: Any) -> int | None:
+    value = _none(value)
+    return None if value is None else int(round(float(value)))
+
+
+def _vision_gap(row: dict[str, Any]) -> VisionGap:
+    """One row of :func:`geo.coverage.vision_2050_gaps` in the API's units."""
+    codes = str(_none(row.get("unserved_commune_codes")) or "")
+    share = _share(row.get("share_unserved_population"))
+    return VisionGap(
+        territory=str(row.get("territory", "")),
+        threshold_min=float(row["threshold_min"]),
+        communes=int(row["communes"]),
+        unserved_communes=int(row["unserved_communes"]),
+        population=_int_or_none(row.get("population")),
+        unserved_population=_int_or_none(row.get("unserved_population")),
+        unserved_population_share=share,
+        unserved_commune_codes=[c for c in codes.split(",") if c],
     )
 
 
@@ -544,93 +613,174 @@ async def compliance_html(report: ComplianceDep) -> HTMLResponse:
 
 
 # ------------------------------------------------------------------ siting
-def run_siting(state: ServiceState, req: SitingRequest, job: Job) -> dict[str, Any]:
-    """Suggest ``p`` new sites (MCLP, HiGHS) among the territory's commune centres.
+_UPLOAD_SUFFIXES = {"vector": (".geojson", ".json", ".gpkg", ".zip"), "csv": (".csv",)}
 
-    Demand: the territory's communes (population scaled to the territory);
-    candidates: the same communes' admin centres; existing: operating facilities
-    of the kind within reach.  Stores the siting map on the job.
-    """
-    a = assessment(state, req.territory, req.kind, req.threshold, req.profile)
-    communes = a.communes
-    if communes.empty:
-        raise InvalidDataError(f"territory {a.territory.name!r} has no communes")
-    origins = commune_origins(communes)
-    limit_s = req.threshold * 60.0
-    cost, _ = od_matrix(a.network, origins, origins, limit_s=limit_s)
-    existing = a.facilities if req.kind == "any" else a.facilities[
-        a.facilities["kind"] == req.kind]
-    existing = existing.reset_index(drop=True)
-    if len(existing):
-        ex_cost, _ = od_matrix(a.network, origins, existing, limit_s=limit_s)
-    else:
-        ex_cost = np.empty((len(communes), 0))
-    codes = communes["commune_code"].astype(str).tolist()
-    models = communes["travel_model"].dropna().astype(str).unique()
-    problem = SitingProblem(
-        cost=cost, weights=communes["population"].to_numpy(dtype=float),
-        demand_ids=codes, candidate_ids=codes, existing_cost=ex_cost,
-        existing_ids=existing["id"].astype(str).tolist() if len(existing) else None,
-        threshold=req.threshold,
-        travel_model="+".join(sorted(models)) if len(models) else "unknown",
-    )
-    p = min(req.p, len(codes))
-    result = solve_mclp(problem, p, time_limit=req.time_limit)
-    names = dict(zip(codes, communes["name"].astype(str), strict=True))
-    pos = {c: i for i, c in enumerate(codes)}
-    sites = []
-    for row in result.ranking.itertuples(index=False):
-        cid = str(row.candidate_id)
-        pt = origins.geometry.iloc[pos[cid]]
-        sites.append({
-            "rank": int(row.rank), "candidate_id": cid,
-            "name": f"{names[cid]} ({cid})",
-            "lon": float(pt.x), "lat": float(pt.y),
-            "marginal_population": int(round(float(row.added_weight))),
-            "marginal_communes": int(row.added_demands),
-        })
-    served_before = communes["served"].to_numpy(dtype=bool)
-    newly = set(result.served_demand_ids)
-    summary = {
-        "model": result.model, "method": result.method, "status": result.status,
-        "solver": result.solver, "objective_population_served": float(result.objective),
-        "population": int(communes["population"].sum()),
-        "population_served_before": int(communes.loc[served_before, "population"].sum()),
-        "communes_newly_served": len(newly), "solve_seconds": round(result.solve_seconds, 3),
-        "gap": _none(result.gap), "travel_model": result.travel_model,
-        "existing_facilities": len(existing),
-    }
-    minutes_before = pd.to_numeric(communes["minutes"], errors="coerce").fillna(np.inf)
-    selected = [pos[str(c)] for c in result.selected]
-    minutes_after = minutes_before.to_numpy(dtype=float)
-    if selected:
-        minutes_after = np.minimum(minutes_after, cost[:, selected].min(axis=1))
-    job.artefacts["map"] = (a, sites, newly, minutes_after)
+
+def siting_result(plan: SitePlan, files: dict[str, str]) -> dict[str, Any]:
+    """The JSON result of a siting run: :func:`geo.site_planning.plan_summary` (the
+    ``summary.json`` that ``planner site`` writes) plus the GeoJSON layers and file links."""
+    layers = site_plan_geojson(plan)
+    out = plan_summary(plan)
+    out["territory"] = _territory_info(plan.territory).model_dump()
     return {
-        "territory": _territory_info(a.territory).model_dump(),
-        "kind": req.kind, "threshold": req.threshold, "profile": req.profile, "p": p,
-        "summary": summary, "sites": sites, "newly_served": sorted(newly),
+        **out,
+        "sites": layers["sites"],
+        "newly_served": layers["newly_served"],
+        "files": files,
     }
+
+
+def run_siting(state: ServiceState, values: dict[str, Any], job: Job) -> dict[str, Any]:
+    """Run :func:`geo.site_planning.plan_sites` with the request's options (as the CLI).
+
+    The territory's cached assessment is reused (its network and travel times); the
+    plan's files (GeoPackage, CSV, GeoJSON, map) are written to the job's directory and
+    served under ``/jobs/{id}/files/{name}``.
+    """
+    workdir = Path(job.artefacts["dir"])
+    values = write_inline_files(values, workdir)
+    kwargs = plan_arguments(values, default_profile=analysis_settings().profile)
+    base = base_assessment(state, values["territory"], kwargs["profile"])
+    a = for_kind(base, kwargs["kind"], kwargs["threshold"])
+    plan = plan_sites(state.store, a.territory, _sources(state), assessment=a,
+                      cache_dir=state.cache_dir, **kwargs)
+    paths = write_site_plan(plan, workdir / "out", tiles=state.settings.map_tiles or None)
+    job.artefacts["files"] = {k: str(v) for k, v in paths.items()}
+    job.artefacts["map_html"] = Path(paths["map_html"]).read_text(encoding="utf-8")
+    job.artefacts["map"] = True
+    return siting_result(plan, {k: f"/jobs/{job.id}/files/{k}" for k in paths})
+
+
+def _scrubbed(workdir: Path, fn: Any, *args: Any) -> Any:
+    """Call ``fn``; planner errors name the uploaded file, not the server's directory."""
+    try:
+        return fn(*args)
+    except PlannerError as exc:
+        prefix = f"{workdir}/"
+        exc.args = tuple(a.replace(prefix, "") if isinstance(a, str) else a
+                         for a in exc.args)
+        for problem in getattr(exc, "problems", None) or []:
+            if isinstance(problem, dict) and isinstance(problem.get("file"), str):
+                problem["file"] = problem["file"].replace(prefix, "")
+        raise
+
+
+def _precheck(state: ServiceState, values: dict[str, Any], workdir: Path) -> None:
+    """Fail fast (before queuing) on an unknown territory or a bad parcel / zone file."""
+    from geo.candidates import read_exclusions, read_parcels
+
+    _territory(state, values["territory"])
+    if isinstance(values.get("candidates"), Path):
+        _scrubbed(workdir, read_parcels, values["candidates"])
+    if isinstance(values.get("exclusions"), Path):
+        _scrubbed(workdir, read_exclusions, values["exclusions"])
+
+
+def _submit(state: ServiceState, request: Request, response: Response,
+            values: dict[str, Any], workdir: Path) -> JobState:
+    params = {k: (v.name if isinstance(v, Path) else
+                  ("inline" if isinstance(v, dict | list) and k in _FILE_OPTIONS else v))
+              for k, v in values.items()}
+    jobs = get_jobs(request)
+    job = jobs.submit("siting", params,
+                      lambda j: _scrubbed(workdir, run_siting, state, values, j),
+                      artefacts={"dir": str(workdir)})
+    response.headers["Location"] = str(request.url_for("get_job", job_id=job.id))
+    return job_state(job, request)
+
+
+_FILE_OPTIONS = {o.name for o in OPTIONS if o.file}
+_SITING_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"description": "Accepted; poll the Location (GET /jobs/{id})"},
+    404: {"description": "Unknown territory"},
+    422: {"description": "Invalid options or input file (problems name file, feature "
+                         "and reason)"},
+}
 
 
 @router.post(
     "/analysis/siting",
     status_code=202,
     response_model=JobState,
-    summary="Start a siting suggestion (background job)",
-    responses={202: {"description": "Accepted; poll the Location (GET /jobs/{id})"},
-               404: {"description": "Unknown territory"}},
+    summary="Start a siting run (background job): LSCP, MCLP or p-median",
+    responses=_SITING_RESPONSES,
 )
 def start_siting(
-    body: SitingRequest, state: StateDep, request: Request, response: Response
+    body: SitingRequest,  # type: ignore[valid-type]
+    state: StateDep, request: Request, response: Response,
 ) -> JobState:
-    """Queue a siting run; the answer points to the job's status URL."""
-    _territory(state, body.territory)  # unknown territory: 404 now, not a failed job
-    jobs = get_jobs(request)
-    job = jobs.submit("siting", body.model_dump(), lambda j: run_siting(state, body, j))
-    url = str(request.url_for("get_job", job_id=job.id))
-    response.headers["Location"] = url
-    return job_state(job, request)
+    """Queue a siting run with the options of ``planner site``; the answer points to the job.
+
+    Parcels and exclusion zones can be given inline as GeoJSON FeatureCollections, the
+    beneficiary table as rows; to upload files use ``POST /analysis/siting/upload``.
+    """
+    values = body.model_dump()
+    _territory(state, values["territory"])
+    workdir = Path(tempfile.mkdtemp(prefix="siting-"))
+    try:
+        checked = write_inline_files(values, workdir)
+        _precheck(state, checked, workdir)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    return _submit(state, request, response, values, workdir)
+
+
+@router.post(
+    "/analysis/siting/upload",
+    status_code=202,
+    response_model=JobState,
+    summary="Start a siting run with uploaded files (multipart/form-data)",
+    responses=_SITING_RESPONSES,
+)
+async def start_siting_upload(
+    state: StateDep,
+    request: Request,
+    response: Response,
+    options: Annotated[str, Form(description="The options as JSON (the body of POST "
+                                             "/analysis/siting without the files)")],
+    candidates: Annotated[UploadFile | None, File(
+        description="Candidate parcels: .geojson, .gpkg or zipped Shapefile (.zip)")] = None,
+    exclusions: Annotated[UploadFile | None, File(
+        description="Exclusion zones: .geojson, .gpkg or zipped Shapefile (.zip)")] = None,
+    beneficiaries: Annotated[UploadFile | None, File(
+        description="Per-commune beneficiary CSV")] = None,
+) -> JobState:
+    """Queue a siting run whose parcels / zones / beneficiaries are uploaded files."""
+    try:
+        body = SitingRequest.model_validate_json(options)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", "options", *e["loc"])} for e in exc.errors()]) from None
+    values = body.model_dump()
+    uploads = {"candidates": candidates, "exclusions": exclusions,
+               "beneficiaries": beneficiaries}
+    for name, upload in uploads.items():
+        if upload is not None and values.get(name) is not None:
+            raise HTTPException(400, f"{name} given both inline and as a file")
+    workdir = Path(tempfile.mkdtemp(prefix="siting-"))
+    try:
+        for name, upload in uploads.items():
+            if upload is None:
+                continue
+            kind = option(name).file or "vector"
+            suffix = Path(upload.filename or "").suffix.lower()
+            if suffix not in _UPLOAD_SUFFIXES[kind]:
+                raise HTTPException(
+                    400, f"{name}: file type {suffix or '(none)'!r} not accepted; use "
+                    f"{', '.join(_UPLOAD_SUFFIXES[kind])}")
+            stem = re.sub(r"[^\w.-]+", "_", Path(upload.filename or name).stem)[:80] or name
+            (workdir / name).mkdir()
+            path = workdir / name / f"{stem}{suffix}"
+            path.write_bytes(await upload.read())
+            values[name] = path
+        await run_in_threadpool(_territory, state, values["territory"])
+        checked = write_inline_files(values, workdir)
+        await run_in_threadpool(_precheck, state, checked, workdir)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    return _submit(state, request, response, values, workdir)
 
 
 def siting_map_frames(

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import numpy as np
 import shapely
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
 from app.routes._deps import StateDep
 from app.routes._models import (
@@ -26,9 +26,48 @@ from app.routes._models import (
     SpatialExtent,
 )
 from app.routes._state import COLLECTIONS, LayerIndex, ServiceState
-from geo._errors import NotFoundError
+from geo._errors import NotFoundError, UnknownTerritoryError
+from geo.admin import resolve_territory
+from geo.facilities import KINDS, STATUS
 
-router = APIRouter(tags=["features"])
+
+def _query_names(dependant: object) -> set[str]:
+    """Query parameter names of a route's dependant and its sub-dependencies."""
+    names = {q.alias for q in getattr(dependant, "query_params", [])}
+    for sub in getattr(dependant, "dependencies", []):
+        names |= _query_names(sub)
+    return names
+
+
+def known_query(request: Request) -> None:
+    """Refuse query parameters the route does not declare (400 listing the accepted ones).
+
+    ``f`` (``json`` / ``geojson``) is accepted everywhere for OGC clients.
+
+    Raises
+    ------
+    HTTPException
+        400 for an unknown parameter or an ``f`` other than json / geojson.
+    """
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:  # pragma: no cover - every API route has one
+        return
+    names = _query_names(dependant) | {"f"}
+    unknown = sorted(set(request.query_params) - names)
+    if unknown:
+        raise HTTPException(
+            400, f"unknown query parameter(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(names))}")
+    fmt = request.query_params.get("f")
+    if fmt is not None and fmt not in JSON_FORMATS:
+        raise HTTPException(400, f"f={fmt!r} is not offered here; allowed: "
+                            f"{', '.join(JSON_FORMATS)}")
+
+
+KnownQuery = Depends(known_query)
+
+router = APIRouter(tags=["features"], dependencies=[KnownQuery])
 
 
 class GeoJSONResponse(Response):
@@ -38,11 +77,18 @@ class GeoJSONResponse(Response):
 
 # FastAPI serves OpenAPI 3.1, for which OGC API - Features Part 1 has no conformance class
 # (its oas30 class is for 3.0): none is claimed.
+# Part 4 (create/replace/delete and update) is implemented on the ``facilities``
+# collection only: POST creates, PUT replaces, PATCH updates (conf/update), DELETE closes
+# the facility (its record stays, with status 'closed', and is returned).
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
 ]
+
+#: Values of the ``f`` (format) parameter accepted by the JSON endpoints.
+JSON_FORMATS = ("json", "geojson")
 
 CollectionId = Annotated[
     str,
@@ -86,28 +132,44 @@ def _collection(state: ServiceState, request: Request, collection_id: str) -> Co
     )
 
 
-@router.get("/api", response_model=LandingPage, summary="Landing page of the API")
-def landing(request: Request) -> LandingPage:
-    """Return the landing page with links to the API definition and collections."""
+def landing_page(request: Request) -> LandingPage:
+    """The OGC landing page (served at ``/`` for JSON clients and at ``/api``)."""
     base = _base(request)
     return LandingPage(
         title="Social-assistance facility planner",
         description="Coverage, plan compliance and siting of Vietnam's social-assistance "
         "facilities (OGC API – Features for the layers).",
         links=[
-            Link(href=f"{base}/api", rel="self", type="application/json"),
+            Link(href=f"{base}/", rel="self", type="application/json",
+                 title="This document"),
+            Link(href=f"{base}/?f=html", rel="alternate", type="text/html",
+                 title="The planners' web page"),
             Link(href=f"{base}/openapi.json", rel="service-desc",
-                 type="application/vnd.oai.openapi+json;version=3.1"),
-            Link(href=f"{base}/docs", rel="service-doc", type="text/html"),
-            Link(href=f"{base}/conformance", rel="conformance", type="application/json"),
-            Link(href=f"{base}/collections", rel="data", type="application/json"),
+                 type="application/vnd.oai.openapi+json;version=3.1",
+                 title="API definition (OpenAPI 3.1)"),
+            Link(href=f"{base}/docs", rel="service-doc", type="text/html",
+                 title="API documentation"),
+            Link(href=f"{base}/conformance", rel="conformance", type="application/json",
+                 title="Conformance classes implemented"),
+            Link(href=f"{base}/collections", rel="data", type="application/json",
+                 title="Feature collections"),
         ],
     )
 
 
+@router.get("/api", response_model=LandingPage, summary="Landing page of the API")
+def landing(request: Request) -> LandingPage:
+    """Return the landing page (also ``GET /`` with ``Accept: application/json``)."""
+    return landing_page(request)
+
+
 @router.get("/conformance", response_model=Conformance, summary="Conformance classes")
 def conformance() -> Conformance:
-    """Return the OGC conformance classes the API implements."""
+    """Return the OGC conformance classes the API implements.
+
+    Part 4 applies to ``facilities``: ``POST`` creates, ``PUT`` replaces, ``PATCH``
+    updates, ``DELETE`` closes (the record is kept with status ``closed``).
+    """
     return Conformance(conformsTo=CONFORMANCE)
 
 
@@ -118,7 +180,8 @@ def list_collections(state: StateDep, request: Request) -> Collections:
         collections=[
             _collection(state, request, cid) for cid in COLLECTIONS if cid in state.layers
         ],
-        links=[Link(href=f"{_base(request)}/collections", rel="self", type="application/json")],
+        links=[Link(href=f"{_base(request)}/collections", rel="self", type="application/json",
+                    title="Feature collections")],
     )
 
 
@@ -132,6 +195,34 @@ def get_collection(collection_id: CollectionId, state: StateDep, request: Reques
     """Describe one collection (extent, size, accepted filters, links)."""
     _layer(state, collection_id)
     return _collection(state, request, collection_id)
+
+
+@router.get(
+    "/collections/{collection_id}/queryables",
+    summary="Properties a collection's items can be filtered by (JSON Schema)",
+    responses={200: {"content": {"application/schema+json": {}}},
+               404: {"description": "Unknown collection"}},
+)
+def get_queryables(collection_id: CollectionId, state: StateDep, request: Request) -> Response:
+    """The collection's property filters as a JSON Schema (with the allowed values)."""
+    _layer(state, collection_id)
+    spec = COLLECTIONS[collection_id]
+    props: dict[str, dict] = {}
+    for name in spec.filters:
+        if name in _VOCABULARY:
+            props[name] = {"title": name, "type": "string", "enum": list(_VOCABULARY[name])}
+        else:
+            props[name] = {"title": name, "type": "string",
+                           "description": "2-digit province code, or a province name"}
+    body = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{_base(request)}/collections/{collection_id}/queryables",
+        "type": "object",
+        "title": spec.title,
+        "properties": props,
+        "additionalProperties": False,
+    }
+    return Response(_json(body).encode("utf-8"), media_type="application/schema+json")
 
 
 def parse_bbox(text: str) -> tuple[float, float, float, float]:
@@ -241,9 +332,23 @@ def get_items(
               "larger values are clamped to the maximum)"),
     ] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="Features to skip")] = 0,
-    province_code: Annotated[str | None, Query(max_length=2, description="Province code")] = None,
-    kind: Annotated[str | None, Query(max_length=64, description="Facility kind")] = None,
-    status: Annotated[str | None, Query(max_length=64, description="Facility status")] = None,
+    province_code: Annotated[
+        str | None,
+        Query(max_length=100, description="Province: 2-digit code or name (diacritics "
+              "optional), of the collection's era (pre-2025 for the *_pre2025 collections)",
+              examples=["56", "Khanh Hoa"]),
+    ] = None,
+    kind: Annotated[
+        str | None,
+        Query(max_length=64, description="Facility kind: " + ", ".join(KINDS)),
+    ] = None,
+    status: Annotated[
+        str | None,
+        Query(max_length=64, description="Facility status: " + ", ".join(STATUS)),
+    ] = None,
+    f: Annotated[
+        str | None, Query(description="Format: json or geojson (the same GeoJSON)")
+    ] = None,
 ) -> Response:
     """Return a page of features with ``numberMatched``, ``numberReturned`` and links."""
     layer = _layer(state, collection_id)
@@ -259,6 +364,7 @@ def get_items(
             f"collection {collection_id!r} cannot be filtered by {', '.join(unknown)} "
             f"(filters: {', '.join(spec.filters)})",
         )
+    filters = {k: _filter_value(state, collection_id, k, v) for k, v in filters.items()}
     rows = select(layer, bbox=parse_bbox(bbox) if bbox else None, filters=filters)
     matched = len(rows)
     page = rows[offset : offset + limit]
@@ -271,6 +377,40 @@ def get_items(
         + f'"timeStamp":"{stamp}","links":{_json(links)}}}'
     )
     return GeoJSONResponse(content=body.encode("utf-8"))
+
+
+_VOCABULARY: dict[str, tuple[str, ...]] = {"kind": KINDS, "status": STATUS}
+
+
+def _filter_value(state: ServiceState, collection_id: str, column: str, value: str) -> str:
+    """Check a filter value against its vocabulary; resolve a province name to its code.
+
+    Raises
+    ------
+    HTTPException
+        400 naming the parameter and the allowed values.
+    """
+    text = value.strip()
+    if column in _VOCABULARY:
+        allowed = _VOCABULARY[column]
+        if text not in allowed:
+            raise HTTPException(
+                400, f"{column}={value!r} is not a known value; allowed: {', '.join(allowed)}")
+        return text
+    # province_code: a code of the collection's era, or a name resolved like the CLI does
+    era = "pre2025" if collection_id.endswith("_pre2025") else "new"
+    provinces = state.layers.get("provinces_pre2025" if era == "pre2025" else "provinces")
+    codes = sorted(provinces.fids.tolist()) if provinces is not None else []
+    if text.isdigit() and len(text) <= 2 and text.zfill(2) in codes:
+        return text.zfill(2)
+    try:
+        territory = resolve_territory(state.store, text, era=era)
+    except UnknownTerritoryError as exc:
+        raise HTTPException(
+            400, f"province_code={value!r}: expected a 2-digit {era} province code or a "
+            f"province name ({exc.args[0] if exc.args else exc}); allowed codes: "
+            f"{', '.join(codes)}") from None
+    return territory.code
 
 
 def facility_etag(layer: LayerIndex, position: int) -> str | None:
@@ -308,8 +448,10 @@ def get_item(
         raise NotFoundError(f"feature {fid!r} not found in collection {collection_id!r}")
     base = f"{_base(request)}/collections/{collection_id}"
     links = [
-        {"href": f"{base}/items/{quote(fid, safe='')}", "rel": "self", "type": GEOJSON},
-        {"href": base, "rel": "collection", "type": "application/json"},
+        {"href": f"{base}/items/{quote(fid, safe='')}", "rel": "self", "type": GEOJSON,
+         "title": "This feature"},
+        {"href": base, "rel": "collection", "type": "application/json",
+         "title": "The collection"},
     ]
     feature = layer.features[position]
     body = feature[:-1] + f',"links":{_json(links)}}}'

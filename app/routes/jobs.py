@@ -8,6 +8,7 @@ status is ``succeeded`` or ``failed``.  Jobs live in memory (the newest
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 import uuid
@@ -16,20 +17,35 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from app.errors import status_for
 from app.routes._deps import get_state
 from app.routes._models import Link
+from app.routes.collections import known_query
 from geo._errors import NotFoundError, PlannerError
 
 MAX_JOBS = 200
 JobStatusName = Literal["queued", "running", "succeeded", "failed"]
 
-router = APIRouter(tags=["jobs"])
+_MEDIA_TYPES = {
+    ".gpkg": "application/geopackage+sqlite3",
+    ".csv": "text/csv",
+    ".geojson": "application/geo+json",
+    ".html": "text/html",
+}
+
+
+def _media_type(path: str) -> str:
+    return _MEDIA_TYPES.get(PurePath(path).suffix.lower(), "application/octet-stream")
+
+
+router = APIRouter(tags=["jobs"], dependencies=[Depends(known_query)])
 
 
 @dataclass
@@ -67,13 +83,20 @@ class JobManager:
         kind: str,
         params: dict[str, Any],
         fn: Callable[[Job], dict[str, Any]],
+        artefacts: dict[str, Any] | None = None,
     ) -> Job:
-        """Queue ``fn(job)``; its return value becomes ``job.result``."""
-        job = Job(id=uuid.uuid4().hex, kind=kind, params=params)
+        """Queue ``fn(job)``; its return value becomes ``job.result``.
+
+        ``artefacts['dir']``, if given, is the job's working directory: it is deleted
+        when the job is forgotten.
+        """
+        job = Job(id=uuid.uuid4().hex, kind=kind, params=params,
+                  artefacts=dict(artefacts or {}))
         with self._lock:
             self._jobs[job.id] = job
             while len(self._jobs) > MAX_JOBS:
-                self._jobs.popitem(last=False)
+                _, old = self._jobs.popitem(last=False)
+                _forget(old)
         self._pool.submit(self._run, job, fn)
         return job
 
@@ -125,8 +148,18 @@ class JobManager:
         return job
 
     def shutdown(self) -> None:
-        """Stop accepting jobs and let the running ones finish."""
+        """Stop accepting jobs, let the running ones finish, delete the jobs' files."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            for job in self._jobs.values():
+                _forget(job)
+
+
+def _forget(job: Job) -> None:
+    """Delete a job's working directory (its files)."""
+    directory = job.artefacts.get("dir")
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class JobState(BaseModel):
@@ -152,10 +185,15 @@ def _iso(t: float | None) -> str | None:
 def job_state(job: Job, request: Request) -> JobState:
     """Describe a job with its links (``self``, and ``map`` for a finished siting run)."""
     base = str(request.base_url).rstrip("/")
-    links = [Link(href=f"{base}/jobs/{job.id}", rel="self", type="application/json")]
+    links = [Link(href=f"{base}/jobs/{job.id}", rel="self", type="application/json",
+                  title="This job")]
     if job.status == "succeeded" and "map" in job.artefacts:
         links.append(Link(href=f"{base}/maps/siting/{job.id}", rel="map", type="text/html",
                           title="Map of the suggestion"))
+    if job.status == "succeeded":
+        for name, path in job.artefacts.get("files", {}).items():
+            links.append(Link(href=f"{base}/jobs/{job.id}/files/{name}", rel="enclosure",
+                              type=_media_type(path), title=f"Result file {name}"))
     seconds = None
     if job.started is not None:
         seconds = round((job.finished or time.time()) - job.started, 3)
@@ -191,3 +229,25 @@ def get_job(
 ) -> JobState:
     """Return the job's status; ``result`` once it has ``succeeded``, ``error`` if ``failed``."""
     return job_state(get_jobs(request).get(job_id), request)
+
+
+@router.get(
+    "/jobs/{job_id}/files/{name}",
+    summary="A result file of a finished job (GeoPackage, CSV, GeoJSON, HTML map)",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}},
+               404: {"description": "Unknown job or file"}},
+)
+def get_job_file(
+    job_id: Annotated[str, Path(max_length=64, description="Job id")],
+    name: Annotated[str, Path(max_length=64, description="File key (see the job's links)")],
+    request: Request,
+) -> FileResponse:
+    """Download one file written by the job (names in the job's ``enclosure`` links)."""
+    job = get_jobs(request).get(job_id)
+    files = job.artefacts.get("files", {})
+    if job.status != "succeeded" or name not in files:
+        known = ", ".join(files) or "none"
+        raise NotFoundError(f"job {job_id} has no file {name!r} (files: {known})")
+    path = files[name]
+    return FileResponse(path, media_type=_media_type(path), filename=PurePath(path).name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
@@ -24,11 +24,12 @@ from app.routes.analysis import (
     assessment,
     siting_map_frames,
 )
+from app.routes.collections import known_query
 from app.routes.jobs import get_jobs
 from geo.basemap import territory_roads
 from geo.maps import coverage_map, siting_map, to_html
 
-router = APIRouter(tags=["maps"])
+router = APIRouter(tags=["maps"], dependencies=[Depends(known_query)])
 
 _HTML = {200: {"content": {"text/html": {}}, "description": "A self-contained HTML map"}}
 

@@ -16,14 +16,16 @@ from pathlib import Path as FsPath
 from typing import Annotated, Literal
 
 import shapely
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from app.routes._deps import StateDep
+from app.routes._models import LandingPage
 from app.routes._state import ServiceState
+from app.routes.collections import known_query, landing_page
 from geo.basemap import MAIN_ROAD_CLASSES, main_roads, open_ways, roads_geojson
 from geo.coverage import DEFAULT_SERVED_MINUTES
 from geo.facilities import KIND_LABELS as FACILITY_KIND_LABELS
@@ -33,6 +35,8 @@ from geo.names import fold
 STATIC_DIR = FsPath(__file__).resolve().parents[1] / "static"
 
 router = APIRouter(tags=["page"])
+# the JSON lookups refuse unknown query parameters like the feature routes
+lookups = APIRouter(tags=["page"], dependencies=[Depends(known_query)])
 
 
 class TerritoryOption(BaseModel):
@@ -81,9 +85,51 @@ def territory_options(state: ServiceState) -> list[TerritoryOption]:
     return out
 
 
-@router.get("/", include_in_schema=False)
-def index() -> FileResponse:
-    """The planners' page."""
+def wants_json(request: Request) -> bool:
+    """Whether a request for ``/`` asks for the JSON landing page rather than the web page.
+
+    ``?f=json`` wins over ``?f=html``; otherwise the ``Accept`` header decides: JSON when
+    it names ``application/json`` (or ``application/geo+json``) with a higher quality than
+    ``text/html``, or names JSON and no HTML.  ``*/*`` alone (curl) and browsers get HTML.
+    """
+    fmt = request.query_params.get("f")
+    if fmt is not None:
+        return fmt in ("json", "geojson")
+    best: dict[str, float] = {"json": -1.0, "html": -1.0}
+    for part in request.headers.get("accept", "").split(","):
+        media, *params = [x.strip() for x in part.split(";")]
+        q = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        media = media.lower()
+        if media in ("application/json", "application/geo+json"):
+            best["json"] = max(best["json"], q)
+        elif media in ("text/html", "application/xhtml+xml"):
+            best["html"] = max(best["html"], q)
+    return best["json"] > 0 and best["json"] > best["html"]
+
+
+@router.get(
+    "/",
+    summary="Landing page: the OGC landing page (JSON) or the planners' web page (HTML)",
+    response_model=LandingPage,
+    responses={200: {"content": {"text/html": {}},
+                     "description": "JSON for Accept: application/json or ?f=json, "
+                                    "else the web page"},
+               400: {"description": "f other than json / html"}},
+)
+def index(
+    request: Request,
+    f: Annotated[Literal["json", "geojson", "html"] | None,
+                 Query(description="Format: json (OGC landing page) or html")] = None,
+) -> Response:
+    """The OGC landing page for JSON clients, the planners' page for browsers."""
+    if wants_json(request):
+        return JSONResponse(landing_page(request).model_dump())
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
 
@@ -93,7 +139,7 @@ def favicon() -> FileResponse:
     return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
 
 
-@router.get(
+@lookups.get(
     "/territories",
     response_model=list[TerritoryOption],
     summary="Search territories (new and pre-2025 provinces; diacritics optional)",
@@ -117,8 +163,8 @@ def territories(
     return hits[:limit]
 
 
-@router.get("/kinds", response_model=list[KindOption],
-            summary="Facility kinds, labels and default thresholds")
+@lookups.get("/kinds", response_model=list[KindOption],
+             summary="Facility kinds, labels and default thresholds")
 def kinds() -> list[KindOption]:
     """The facility kinds (``any`` first): Vietnamese and English labels, default threshold.
 
@@ -169,7 +215,7 @@ def _roads_body(state: ServiceState, bbox: tuple[float, float, float, float],
     return body
 
 
-@router.get(
+@lookups.get(
     "/basemap/roads",
     summary="Main roads in a box (offline basemap, GeoJSON)",
     responses={200: {"content": {"application/geo+json": {}}}},
@@ -235,7 +281,7 @@ def _outlines_body(state: ServiceState, era: str) -> bytes:
     return body
 
 
-@router.get(
+@lookups.get(
     "/basemap/provinces",
     summary="Simplified province outlines (new or pre-2025) for overview maps (GeoJSON)",
     responses={200: {"content": {"application/geo+json": {}}}},
@@ -251,6 +297,9 @@ async def basemap_provinces(
     """
     body = await run_in_threadpool(_outlines_body, state, era)
     return Response(body, media_type="application/geo+json")
+
+
+router.include_router(lookups)
 
 
 def mount_static(app) -> None:  # noqa: ANN001 (FastAPI)

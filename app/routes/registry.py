@@ -149,10 +149,52 @@ async def update(
     return _feature_response(state, fid, request, 200)
 
 
+@router.put(
+    "/collections/facilities/items/{fid}",
+    response_class=GeoJSONResponse,
+    summary="Replace a facility",
+    responses={200: {"model": Feature, "description": "Replaced (new ETag)"},
+               400: {"description": "No location, or an id other than the path's"},
+               404: {"description": "Unknown facility"},
+               409: {"description": "Stale If-Match (someone changed it since)"},
+               428: {"description": "If-Match missing"}, **_WRITE_RESPONSES},
+)
+async def replace(
+    fid: FacilityId,
+    body: FacilityCreate,
+    state: StateDep,
+    actor: ApiKeyDep,
+    request: Request,
+    if_match: IfMatch = None,
+) -> GeoJSONResponse:
+    """Replace the facility by the feature given (members left out take their defaults).
+
+    The location is the geometry, or, without one, the ``commune`` / ``district`` /
+    ``province`` names (placed as the import does).  Needs ``If-Match``.
+    """
+    version = expected_version(if_match)
+    record: dict[str, Any] = body.properties.model_dump()
+    given_id = record.pop("id", None)
+    if given_id not in (None, fid):
+        raise HTTPException(400, f"the body's id {given_id!r} is not the path's {fid!r}")
+    address = {k: record.pop(k) for k in ("commune", "district", "province")}
+    if body.geometry is not None:
+        record["geometry"] = body.geometry.model_dump()
+    elif any(address.values()):
+        record.update({k: v for k, v in address.items() if v})
+    else:
+        raise HTTPException(400, "PUT replaces the whole facility: give a geometry, or the "
+                                 "commune / district / province names to place it")
+    await run_in_threadpool(
+        _write, state, registry.update_facility, fid, record, version, actor=actor
+    )
+    return _feature_response(state, fid, request, 200)
+
+
 @router.delete(
     "/collections/facilities/items/{fid}",
     response_class=GeoJSONResponse,
-    summary="Close a facility (kept in the registry with status 'closed')",
+    summary="Close a facility (kept in the registry with status 'closed'; returns it)",
     responses={200: {"model": Feature, "description": "Closed (new ETag)"},
                404: {"description": "Unknown facility"},
                409: {"description": "Stale If-Match"},
@@ -165,7 +207,11 @@ async def close(
     request: Request,
     if_match: IfMatch = None,
 ) -> GeoJSONResponse:
-    """Mark a facility closed; it stays in the registry and the audit trail."""
+    """Mark a facility closed and return the closed record (new ETag).
+
+    A facility is never erased: it stays in the registry (``status: closed``, left out
+    of the analyses) and in the audit trail.
+    """
     version = expected_version(if_match)
     await run_in_threadpool(_write, state, registry.close_facility, fid, version, actor=actor)
     return _feature_response(state, fid, request, 200)

@@ -642,8 +642,8 @@ function renderSummary(body) {
   const rows = [
     ["Địa bàn (territory)", `${body.territory.name} — ${body.territory.note}`],
     ["Xã/phường (communes)", fmt(s.communes)],
-    ["Được phục vụ (served)", `${fmt(s.served)} (${s.share_communes_served.toFixed(1)}%)`],
-    ["Dân số được phục vụ (population served)", `${fmt(s.population_served)} / ${fmt(s.population)} (${s.share_population_served.toFixed(1)}%)`],
+    ["Được phục vụ (served)", `${fmt(s.served)} (${(100 * s.communes_served_share).toFixed(1)}%)`],
+    ["Dân số được phục vụ (population served)", `${fmt(s.population_served)} / ${fmt(s.population)} (${(100 * s.population_served_share).toFixed(1)}%)`],
     ["Mô hình di chuyển (travel models)", Object.entries(body.travel_models || {}).map(([k, v]) => `${k}: ${v}`).join(", ")],
     ["Cơ sở (facilities counted)", `${fmt(s.facilities)}` + (s.facilities_approximate ? ` — ${fmt(s.facilities_approximate)} vị trí gần đúng (approximate locations)` : "")],
   ];
@@ -881,21 +881,129 @@ function submitChoices(ev) {
   });
 }
 
+// The siting form is built from the API's request schema (SitingRequest in
+// /openapi.json), itself generated from app/siting_options.py like the CLI's options:
+// the page offers every option of `planner site`.
+const FROM_MAIN_FORM = new Set(["territory", "kind", "threshold", "profile"]);
+const FILE_ACCEPT = { csv: ".csv", vector: ".geojson,.json,.gpkg,.zip" };
+let sitingFields = [];
+
+function plain(schema) {
+  if (schema.anyOf) {
+    const first = schema.anyOf.find((s) => s.type !== "null") || {};
+    return { ...first, nullable: true, description: schema.description, default: schema.default };
+  }
+  return schema;
+}
+
+async function buildSitingForm(api) {
+  const schema = api.components.schemas.SitingRequest;
+  const box = $("siting-options");
+  box.replaceChildren();
+  sitingFields = [];
+  for (const [name, raw] of Object.entries(schema.properties)) {
+    if (FROM_MAIN_FORM.has(name)) continue;
+    const s = plain(raw);
+    const id = "siting-" + name;
+    const label = document.createElement("label");
+    label.htmlFor = id;
+    label.textContent = name;
+    label.title = s.description || "";
+    let input;
+    let type;
+    if (s.enum) {
+      type = "enum";
+      input = document.createElement("select");
+      for (const v of s.enum) {
+        const opt = document.createElement("option");
+        opt.value = v;
+        opt.textContent = v;
+        input.appendChild(opt);
+      }
+      if (s.default) input.value = s.default;
+    } else if (s.type === "boolean") {
+      type = "boolean";
+      input = document.createElement("input");
+      input.type = "checkbox";
+      input.checked = Boolean(s.default);
+    } else if (s.type === "integer" || s.type === "number") {
+      type = s.type;
+      input = document.createElement("input");
+      input.type = "number";
+      input.step = s.type === "integer" ? "1" : "any";
+      if (s.minimum !== undefined) input.min = s.minimum;
+      if (s.maximum !== undefined) input.max = s.maximum;
+      if (s.default !== undefined && s.default !== null) input.value = s.default;
+    } else if (s.type === "object" || (s.type === "array" && s.items && s.items.type === "object")) {
+      type = "file";
+      input = document.createElement("input");
+      input.type = "file";
+      input.accept = s.type === "object" ? FILE_ACCEPT.vector : FILE_ACCEPT.csv;
+    } else if (s.type === "array") {
+      type = "list";
+      input = document.createElement("input");
+      input.type = "text";
+      input.placeholder = "a, b, …";
+    } else {
+      type = "text";
+      input = document.createElement("input");
+      input.type = "text";
+    }
+    if (name === "p") input.value = input.value || "2"; // MCLP (the default model) needs p
+    input.id = id;
+    input.name = name;
+    const row = document.createElement("div");
+    row.className = "option";
+    const help = document.createElement("small");
+    help.textContent = (s.description || "").split(" Inline:")[0]; // API-only remarks
+    row.append(label, input, help);
+    box.appendChild(row);
+    sitingFields.push({ name, type, input });
+  }
+}
+
+function sitingRequest() {
+  const options = {
+    territory: chosen.key,
+    kind: state.kind,
+    threshold: Number(state.threshold),
+    profile: state.profile,
+  };
+  const files = {};
+  for (const { name, type, input } of sitingFields) {
+    if (type === "file") {
+      if (input.files && input.files.length) files[name] = input.files[0];
+    } else if (type === "boolean") {
+      options[name] = input.checked;
+    } else if (type === "integer" || type === "number") {
+      if (input.value !== "") options[name] = Number(input.value);
+    } else if (type === "list") {
+      options[name] = input.value.split(",").map((x) => x.trim()).filter(Boolean);
+    } else if (input.value !== "") {
+      options[name] = input.value;
+    }
+  }
+  if (Object.keys(files).length) {
+    const form = new FormData();
+    form.append("options", JSON.stringify(options));
+    for (const [name, file] of Object.entries(files)) form.append(name, file, file.name);
+    return ["/analysis/siting/upload", { method: "POST", body: form }];
+  }
+  return ["/analysis/siting", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(options),
+  }];
+}
+
 async function runSiting(ev) {
   ev.preventDefault();
   if (!chosen) return;
   const status = $("siting-status");
   setStatus(status, "Đang gửi… (submitting)");
-  const body = {
-    territory: chosen.key, kind: state.kind, threshold: Number(state.threshold),
-    profile: state.profile, p: Number($("sites").value),
-  };
   try {
-    const { body: job, resp } = await getJSON("/analysis/siting", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
+    const [url, options] = sitingRequest();
+    const { body: job, resp } = await getJSON(url, options);
     const where = resp.headers.get("Location") || `/jobs/${job.id}`;
     let st = job;
     while (st.status === "queued" || st.status === "running") {
@@ -914,10 +1022,12 @@ async function runSiting(ev) {
   }
 }
 
-function renderSiting(st) {
+function renderSiting(job) {
+  const result = job.result;
   const tbody = $("siting").tBodies[0];
   tbody.replaceChildren();
-  for (const s of st.result.sites) {
+  for (const f of result.sites.features) {
+    const s = f.properties;
     const tr = tbody.insertRow();
     tr.className = "suggested-site";
     cell(tr, s.rank);
@@ -925,9 +1035,35 @@ function renderSiting(st) {
     cell(tr, fmt(s.marginal_population), "num");
     cell(tr, s.marginal_communes, "num");
   }
+  const dropped = $("siting-dropped");
+  dropped.tBodies[0].replaceChildren();
+  for (const d of result.dropped_candidates) {
+    const tr = dropped.tBodies[0].insertRow();
+    cell(tr, d.candidate_id);
+    cell(tr, d.name);
+    cell(tr, d.reason);
+  }
+  dropped.hidden = result.dropped_candidates.length === 0;
+  const notes = $("siting-notes");
+  notes.replaceChildren();
+  for (const text of result.notes) {
+    const li = document.createElement("li");
+    li.textContent = text;
+    notes.appendChild(li);
+  }
   const link = $("siting-map-link");
-  link.href = `/maps/siting/${encodeURIComponent(st.id)}`;
+  link.href = `/maps/siting/${encodeURIComponent(job.id)}`;
   link.hidden = false;
+  const files = $("siting-files");
+  files.replaceChildren();
+  for (const l of job.links.filter((x) => x.rel === "enclosure")) {
+    const li = document.createElement("li");
+    const a = document.createElement("a");
+    a.href = l.href;
+    a.textContent = l.title;
+    li.appendChild(a);
+    files.appendChild(li);
+  }
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
@@ -955,6 +1091,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     const { body: api } = await getJSON("/openapi.json");
     nationalApi = Boolean(api.paths["/analysis/national"] && api.paths["/analysis/national/communes"]);
     cellsApi = Boolean(api.paths["/analysis/cells"]);
+    await buildSitingForm(api);
   } catch (err) {
     setStatus($("status"), "Lỗi (error): " + err.message, true);
     return;
