@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
@@ -30,11 +30,13 @@ from app.routes.analysis import (
     compliance_report,
     plans,
 )
+from app.routes.collections import known_query
 from app.routes.maps import roads_for
 from geo.assessment import write_assessment
 from geo.report_pdf import write_assessment_pdf
 
-router = APIRouter(tags=["maps"])
+# like the maps: unknown query parameters are refused (400 listing the accepted ones)
+router = APIRouter(tags=["maps"], dependencies=[Depends(known_query)])
 
 DownloadFile = Literal["gpkg", "communes_csv", "unserved_csv", "coverage_csv",
                        "summary_json", "map_html", "report_pdf"]
