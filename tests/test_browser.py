@@ -373,7 +373,8 @@ def test_landing_national_drill_down_and_back(server, browser):
     """Landing → national map and ranked table → province → communes → commune → cells."""
     national = _national_published(server)
     browser.goto(f"{server}/")
-    browser.wait_for("window.__timings && window.__timings.national !== undefined", 120)
+    TIMINGS["national_first_s"] = browser.wait_for(
+        "window.__timings && window.__timings.national", 300) / 1000  # computes the country
     n_prov = browser.evaluate("document.querySelectorAll('#ranking tbody tr').length")
     assert n_prov == 34
     assert browser.evaluate("document.querySelectorAll('path.nation-province').length") >= 34
@@ -402,7 +403,7 @@ def test_landing_national_drill_down_and_back(server, browser):
     browser.evaluate("""(() => { const b = Array.from(document.querySelectorAll(
         '#ranking tbody button')).find(b => b.textContent.includes('Khánh Hòa'));
         b.click(); })()""")
-    browser.wait_for("window.__timings.province !== undefined", 180)
+    TIMINGS["province_first_s"] = browser.wait_for("window.__timings.province", 180) / 1000
     n_communes = browser.wait_for("document.querySelectorAll('#communes-table tbody tr').length")
     assert n_communes == 65
     assert browser.evaluate("document.querySelectorAll('path.page-commune').length") == 65
@@ -422,7 +423,7 @@ def test_landing_national_drill_down_and_back(server, browser):
     browser.evaluate("document.querySelector('#communes-table tbody button').click()")
     assert "commune=" in browser.evaluate("location.search")
     if _cells_published(server):
-        browser.wait_for("window.__timings.cells !== undefined", 120)
+        TIMINGS["cells_first_s"] = browser.wait_for("window.__timings.cells", 120) / 1000
         assert browser.evaluate("document.querySelectorAll('path.page-cell').length") >= 1
         assert browser.evaluate("document.querySelectorAll('#cells-table tbody tr').length") >= 1
         # facility names (one carries HTML) shown in tooltips as text

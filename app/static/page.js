@@ -206,6 +206,33 @@ function keyboardLayer(layer, name, action) {
   });
 }
 
+// Facilities at the same point (commune-level locations) are spread on a small ring, in
+// screen pixels at every zoom, so each one stays visible and reachable.
+function spreadStacked(group) {
+  const place = () => {
+    const groups = new Map();
+    group.eachLayer((m) => {
+      if (!m.getLatLng) return;
+      if (!m._home) m._home = m.getLatLng();
+      const k = `${m._home.lat.toFixed(5)},${m._home.lng.toFixed(5)}`;
+      if (!groups.has(k)) groups.set(k, []);
+      groups.get(k).push(m);
+    });
+    for (const g of groups.values()) {
+      if (g.length < 2) continue;
+      const r = 9 + 2 * g.length;
+      g.forEach((m, i) => {
+        const p = map.latLngToLayerPoint(m._home);
+        const a = (2 * Math.PI * i) / g.length;
+        m.setLatLng(map.layerPointToLatLng(L.point(p.x + r * Math.cos(a), p.y + r * Math.sin(a))));
+      });
+    }
+  };
+  place();
+  map.on("zoomend", place);
+  group.on("remove", () => map.off("zoomend", place));
+}
+
 function clearData() {
   if (dataLayer) dataLayer.remove();
   if (facLayer) facLayer.remove();
@@ -778,6 +805,7 @@ async function showCells(seq) {
       ["Vị trí (location precision)", f.properties.location_precision],
     ])),
   }).addTo(map);
+  spreadStacked(facLayer);
   timeLegend(max, (b) => {
     const seen = new Set(fac.features.map((f) => f.properties.kind));
     for (const k of seen) {
