@@ -3,13 +3,25 @@
 Planner errors (:mod:`geo._errors`) are mapped once, here, to HTTP statuses;
 FastAPI's request-validation errors and Starlette's HTTP exceptions are
 rendered with the same shape, and a request body larger than the configured
-limit is refused with ``413`` by :class:`BodySizeLimitMiddleware`.
+limit is refused with ``413`` by :class:`BodySizeLimitMiddleware`, and a URL
+holding a NUL or another control character with ``400`` by
+:class:`URLGuardMiddleware`.
+
+Requests that the HTTP server itself refuses before the application sees them
+(a request line or headers beyond h11's buffer — URLs over 64 KB —, a
+``Content-Length`` of ``-1`` or ``abc``, malformed request lines) are answered
+as problem+json by :class:`ProblemH11Protocol`, the uvicorn protocol
+``planner serve`` runs (``uvicorn --http app.errors:ProblemH11Protocol`` when
+run by hand).  What no protocol class can cover: a client that closes the
+connection before a full request line, and TLS or HTTP/2 spoken to the
+plain-HTTP port (there is no HTTP request to answer).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -21,6 +33,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from geo._errors import (
     ConflictError,
@@ -266,3 +279,113 @@ class _BodyTooLarge(HTTPException):
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__(413, f"request body larger than {max_bytes} bytes")
+
+
+#: Largest request line + headers the server reads (h11's buffer), bytes.
+MAX_REQUEST_HEAD_BYTES = 64 * 1024
+#: Longest URL (path + query) the application accepts, bytes.
+MAX_URL_BYTES = 16 * 1024
+#: Largest total size of the request headers the application accepts, bytes.
+MAX_HEADER_BYTES = 32 * 1024
+_CONTROL_IN_URL = re.compile(rb"%(?:[01][0-9a-fA-F]|7[fF])|[\x00-\x1f\x7f]")
+
+
+class URLGuardMiddleware:
+    """Refuse URLs longer than :data:`MAX_URL_BYTES` (414), headers beyond
+    :data:`MAX_HEADER_BYTES` (431) and URLs holding a control character (400).
+
+    Without it a filter value such as ``province_code=56%00`` reached the
+    filters and still matched (the NUL was dropped on the way).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "replace")
+            query = scope.get("query_string", b"")
+            if len(raw) + len(query) > MAX_URL_BYTES:
+                response = problem_response(
+                    414, f"URL longer than {MAX_URL_BYTES} bytes", instance=None)
+                await response(scope, receive, send)
+                return
+            if sum(len(k) + len(v) for k, v in scope.get("headers", [])) > MAX_HEADER_BYTES:
+                response = problem_response(
+                    431, f"request headers longer than {MAX_HEADER_BYTES} bytes", instance=None)
+                await response(scope, receive, send)
+                return
+            if _CONTROL_IN_URL.search(raw) or _CONTROL_IN_URL.search(query) or any(
+                    ord(c) < 32 or ord(c) == 127 for c in scope.get("path", "")):
+                response = problem_response(
+                    400, "the URL contains a NUL or another control character",
+                    title="Invalid URL", instance=scope.get("path", "").replace("\x00", ""))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class ProblemH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol answering the requests it refuses as problem+json.
+
+    h11 refuses a request line or headers beyond :data:`MAX_REQUEST_HEAD_BYTES`
+    (here: ``414`` when the request line is not complete, ``431`` otherwise)
+    and malformed requests such as ``Content-Length: -1`` (``400``); uvicorn
+    would answer them with a ``text/plain`` body.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._planner_error: Exception | None = None
+        self._planner_head = b""
+        self.conn = self._conn_class()(
+            self.conn.our_role, max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES)
+
+    def _conn_class(self) -> type:
+        import h11
+
+        proto = self
+
+        class _Conn(h11.Connection):
+            def next_event(self):  # noqa: ANN202 - h11's own signature
+                try:
+                    return super().next_event()
+                except h11.RemoteProtocolError as exc:
+                    proto._planner_error = exc
+                    raise
+
+            def receive_data(self, data: bytes) -> None:
+                if len(proto._planner_head) < MAX_REQUEST_HEAD_BYTES + 2:
+                    proto._planner_head += data[: MAX_REQUEST_HEAD_BYTES + 2]
+                super().receive_data(data)
+
+            def start_next_cycle(self) -> None:
+                proto._planner_head = b""
+                super().start_next_cycle()
+
+        return _Conn
+
+    def send_400_response(self, msg: str) -> None:
+        import h11
+
+        exc = self._planner_error
+        head = self._planner_head
+        status, detail = 400, f"invalid HTTP request ({exc or msg})"
+        if exc is not None and getattr(exc, "error_status_hint", 400) == 431:
+            if b"\r\n" not in head[: MAX_REQUEST_HEAD_BYTES]:
+                status, detail = 414, (f"request line (URL) longer than "
+                                       f"{MAX_REQUEST_HEAD_BYTES} bytes")
+            else:
+                status, detail = 431, f"request headers longer than {MAX_REQUEST_HEAD_BYTES} bytes"
+        body = json.dumps({"type": "about:blank", "title": HTTPStatus(status).phrase,
+                           "status": status, "detail": detail}).encode()
+        headers = [(b"content-type", PROBLEM_MEDIA_TYPE.encode()), (b"connection", b"close"),
+                   (b"content-length", str(len(body)).encode())]
+        try:
+            self.transport.write(self.conn.send(h11.Response(
+                status_code=status, headers=headers, reason=HTTPStatus(status).phrase.encode())))
+            self.transport.write(self.conn.send(h11.Data(data=body)))
+            self.transport.write(self.conn.send(h11.EndOfMessage()))
+        except h11.LocalProtocolError:  # the connection cannot send a response any more
+            pass
+        self.transport.close()

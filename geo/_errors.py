@@ -47,6 +47,10 @@ class InvalidDataError(PlannerError, ValueError):
         super().__init__(message)
         self.problems: list[dict] = list(problems or [])
 
+    def __reduce__(self) -> tuple:
+        # keep the problems when the error crosses a process boundary (pickle)
+        return (type(self), (self.args[0] if self.args else "", self.problems))
+
     def __str__(self) -> str:
         base = super().__str__()
         if not self.problems:

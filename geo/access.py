@@ -30,7 +30,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from pyproj import Transformer
-from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
@@ -135,7 +134,13 @@ def snap_points(network: TravelNetwork, lonlat: Any) -> Snapped:
                        np.full(n, np.inf))
     tree, idx = _dominant_tree(network)
     d, j = tree.query(xy)
-    return Snapped(xy, idx[j].astype(np.int64), d, network.offroad_seconds(d))
+    node = idx[j].astype(np.int64)
+    off = network.offroad_seconds(d)
+    if network.max_snap_m is not None:
+        far = d > network.max_snap_m  # no road within reach: no modelled link
+        node[far] = -1
+        off[far] = np.inf
+    return Snapped(xy, node, d, off)
 
 
 def _path_flags(flag: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -168,22 +173,21 @@ def _multi_source(
     Returns, per network node: seconds to the nearest facility, that facility's index
     (-1 if unreached) and whether the path uses a detailed OSM node.
     """
-    n, m = network.n_nodes, len(fac.xy)
+    n = network.n_nodes
     ok = np.nonzero(fac.node >= 0)[0]
-    extra = sparse.csr_matrix(
-        (np.maximum(fac.offroad_s[ok], _EPS), (ok, fac.node[ok])), shape=(m, n))
-    stacked = sparse.vstack([network.reverse, extra], format="csr")
-    aug = sparse.csr_matrix((stacked.data, stacked.indices, stacked.indptr),
-                            shape=(n + m, n + m))
     lim = np.inf if limit_s is None else float(limit_s)
-    dist, pred, src = csgraph.dijkstra(aug, directed=True, indices=n + ok, min_only=True,
-                                       return_predecessors=True, limit=lim)
-    flag = np.zeros(n + m, dtype=bool)
-    flag[:n] = network.node_source == "osm"
-    uses = _path_flags(flag, pred)[:n]
-    src = src[:n].astype(np.int64)
-    src = np.where(src >= 0, src - n, -1)
-    return dist[:n], src, uses
+    if len(ok) == 0:
+        return np.full(n, np.inf), np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=bool)
+    with network.augmented_reverse(fac.node[ok], np.maximum(fac.offroad_s[ok], _EPS)) as aug:
+        dist, pred, src = csgraph.dijkstra(aug, directed=True,
+                                           indices=n + np.arange(len(ok)), min_only=True,
+                                           return_predecessors=True, limit=lim)
+    dist, pred, src = dist[:n], pred[:n], src[:n].astype(np.int64)
+    # virtual node n + k stands for facility ok[k]; it is the root of its tree
+    src = np.where(src >= n, ok[np.clip(src - n, 0, len(ok) - 1)], -1)
+    pred = np.where(pred >= n, -9999, pred)
+    uses = _path_flags(network.node_source == "osm", pred)
+    return dist, src, uses
 
 
 def network_node_times(

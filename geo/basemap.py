@@ -10,10 +10,10 @@ module draws a light vector base layer from the project's own data instead:
 
 It also holds the map details: a metric scale bar, a collapsible legend covering every
 value (its last travel-time class is open-ended and states the maximum), facility colours
-distinct from the travel-time colours, facilities at the same point spread apart, a
-square marker for suggested sites drawn with Leaflet's core ``L.divIcon`` (no plugin, no
-CDN), and the caveats of a result.  Every text from data is HTML-escaped; the small
-scripts here take no data text.  Roads carry "© OpenStreetMap contributors".
+distinct from the travel-time colours, facilities at the same point spread apart, and the
+caveats of a result.  Every text from data is HTML-escaped, braces included (folium
+re-renders HTML through Jinja); the small scripts here take no data text.  Roads carry
+"© OpenStreetMap contributors".
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ __all__ = [
     "minutes_colour",
     "open_ways",
     "roads_geojson",
-    "site_marker",
     "territory_roads",
 ]
 
@@ -275,8 +274,6 @@ _DETAILS_CSS = """
 #planner-legend .dot { width: 10px; height: 10px; border-radius: 50%; display: inline-block;
   border: 1px solid #000; vertical-align: middle; }
 #planner-legend ul.caveats { margin: 2px 0 0 14px; padding: 0; color: #7a3b00; }
-.planner-site-icon { background: #ffd700; border: 2px solid #000; box-sizing: border-box;
-  font: bold 10px/14px sans-serif; text-align: center; color: #000; }
 .leaflet-control-attribution { font-size: 10px; }
 </style>
 """
@@ -374,7 +371,9 @@ def legend_html(
     stacked : int
         Number of facilities sharing a point with another (spread apart on the map).
     """
-    e = html.escape
+    def e(value: object) -> str:
+        return html.escape(str(value)).replace("{", "&#123;").replace("}", "&#125;")
+
     rows = []
     for lo, hi, colour in zip(TIME_BINS[:-1], TIME_BINS[1:], TIME_COLOURS, strict=True):
         if np.isfinite(hi):
@@ -414,12 +413,3 @@ def legend_html(
           f"{e(OSM_ATTRIBUTION)}</div>"
         + cav + "</div></details>"
     )
-
-
-def site_marker(lat: float, lon: float, rank: object) -> folium.Marker:
-    """A suggested site: a yellow square with its rank (core ``L.divIcon``, no plugin)."""
-    label = html.escape(str(rank))
-    icon = folium.DivIcon(html=f"<div class='planner-site-icon' style='width:18px;"
-                               f"height:18px'>{label}</div>",
-                          icon_size=(18, 18), icon_anchor=(9, 9), class_name="planner-site")
-    return folium.Marker(location=[lat, lon], icon=icon)

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import math
 import os
 import re
+import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,9 +38,11 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
+from geo._csv import FORMULA_PREFIXES
 from geo._errors import CRSError, InvalidDataError
 from geo.names import fold
 from geo.store import STORED_CRS
@@ -159,6 +163,48 @@ _LON_ALIASES = ("lon", "lng", "long", "longitude", "x")
 #: Address columns a row can be placed by (see :class:`geo.locate.Locator`).
 ADDRESS_COLUMNS = ("commune", "district", "province")
 
+# Limits shared by every entry point (the API's request models, import, seed): one
+# validation, one set of messages.
+#: Longest text (characters) per column.
+TEXT_LIMITS: dict[str, int] = {
+    "id": 64,
+    "name": 300,
+    "kind": 64,
+    "ownership": 64,
+    "status": 64,
+    "location_precision": 64,
+    "capacity_note": 500,
+    "commune_code": 5,
+    "province_code": 2,
+    "source": 1000,
+    "updated_at": 64,
+    "commune": 200,
+    "district": 200,
+    "province": 200,
+    "services": 500,
+    "capacity_as_of": 10,
+    "capacity_type": 64,
+    "street": 300,
+}
+#: Inclusive ranges of the integer columns.
+INT_RANGES: dict[str, tuple[int, int]] = {
+    "capacity": (0, 100_000),
+    "planned_year": (1900, 2100),
+    "version": (1, 2**31 - 1),
+}
+#: Largest file an import reads (bytes).
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+#: Most rows an import takes.
+MAX_IMPORT_ROWS = 100_000
+#: Text characters refused in every cell: C0/C1 controls (NUL, newline...), and in ids also
+#: white space.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ID_RE = re.compile(r"[\s]")
+#: A number as text: ASCII digits only (``float()`` would take Arabic-Indic or full-width
+#: digits).
+_NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?", re.ASCII)
+_INT_RE = re.compile(r"[+-]?\d{1,15}(?:\.0*)?", re.ASCII)
+
 
 def now_iso() -> str:
     """Return the current UTC time as ISO 8601 text (seconds)."""
@@ -192,18 +238,93 @@ def clean_text(value: Any) -> str | None:
 
 
 def parse_int(value: Any) -> tuple[int | None, str | None]:
-    """Parse an integer cell: ``(int, None)``, ``(None, None)`` if blank, or ``(None, why)``."""
+    """Parse an integer cell: ``(int, None)``, ``(None, None)`` if blank, or ``(None, why)``.
+
+    Text must be ASCII digits (at most 15, an optional ``.0``); numbers must be
+    finite and whole.  Never raises, whatever the value (huge, nested, NaN...).
+    """
     if is_blank(value):
         return None, None
-    if isinstance(value, bool):
-        return None, f"{value!r} is not an integer"
-    try:
-        f = float(str(value).strip()) if not isinstance(value, int | float) else float(value)
-    except ValueError:
-        return None, f"{value!r} is not an integer"
-    if not math.isfinite(f) or not f.is_integer():
-        return None, f"{value!r} is not an integer"
-    return int(f), None
+    if isinstance(value, bool | np.bool_):
+        return None, f"{_show(value)} is not an integer"
+    if isinstance(value, int | np.integer):
+        v = int(value)
+        return (v, None) if abs(v) < 10**15 else (None, f"{_show(value)} is out of range")
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        if not math.isfinite(f) or not f.is_integer():
+            return None, f"{_show(value)} is not an integer"
+        return (int(f), None) if abs(f) < 1e15 else (None, f"{_show(value)} is out of range")
+    if isinstance(value, str):
+        text = value.strip()
+        if _INT_RE.fullmatch(text):
+            return int(text.split(".")[0]), None
+        if text.isdigit() or _NUMBER_RE.fullmatch(text) and len(text) > 15:
+            return None, f"{_show(value)} is out of range"
+        return None, f"{_show(value)} is not an integer"
+    return None, f"{_show(value)} is not an integer"
+
+
+def parse_number(value: Any) -> tuple[float | None, str | None]:
+    """Parse a coordinate cell: ``(float, None)``, ``(None, None)`` if blank, or ``(None, why)``.
+
+    Text must be an ASCII decimal number (Arabic-Indic or full-width digits,
+    which ``float()`` accepts, are refused); the result must be finite.
+    """
+    if is_blank(value):
+        return None, None
+    if isinstance(value, bool | np.bool_):
+        return None, f"{_show(value)} is not a number"
+    if isinstance(value, int | float | np.integer | np.floating):
+        try:
+            f = float(value)
+        except OverflowError:
+            return None, f"{_show(value)} is out of range"
+        return (f, None) if math.isfinite(f) else (None, f"{_show(value)} is not a finite number")
+    if isinstance(value, str) and _NUMBER_RE.fullmatch(value.strip()):
+        f = float(value.strip())
+        return (f, None) if math.isfinite(f) else (None, f"{_show(value)} is out of range")
+    if isinstance(value, str) and any(ch.isdigit() and not ch.isascii() for ch in value):
+        return None, f"{_show(value)} is not a number (use ASCII digits 0-9)"
+    return None, f"{_show(value)} is not a number"
+
+
+def _show(value: Any, limit: int = 40) -> str:
+    """A short, printable rendering of a cell for messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def text_problem(col: str, value: Any) -> str | None:
+    """Why a text cell is refused (None when fine): nested value, control character, length."""
+    if is_blank(value):
+        return None
+    if isinstance(value, dict | list | tuple | set):
+        kind = "an object" if isinstance(value, dict) else "an array"
+        return f"must be text, not {kind}"
+    if isinstance(value, bytes | bytearray | BaseGeometry):
+        return "must be text"
+    text = str(value)
+    m = _CONTROL_RE.search(text)
+    if m:
+        return f"contains a control character (U+{ord(m.group()):04X})"
+    if col == "id" and _ID_RE.search(text.strip()):
+        return "must not contain white space"
+    limit = TEXT_LIMITS.get(col)
+    if limit is not None and len(text.strip()) > limit:
+        return f"longer than {limit} characters ({len(text.strip())})"
+    return None
+
+
+def int_problem(col: str, value: Any) -> str | None:
+    """Why an integer cell is refused (None when fine), including its allowed range."""
+    v, why = parse_int(value)
+    if why:
+        return why
+    lo, hi = INT_RANGES.get(col, (None, None))
+    if v is not None and lo is not None and not lo <= v <= hi:
+        return f"must be between {lo} and {hi}, got {v}"
+    return None
 
 
 _TRUE = {"true", "1", "yes", "y", "t", "co", "x"}
@@ -222,7 +343,7 @@ def _parse_bool(value: Any) -> tuple[bool | None, str | None]:
         return True, None
     if key in _FALSE:
         return False, None
-    return None, f"{value!r} is not true/false"
+    return None, f"{_show(value)} is not true/false"
 
 
 def norm_choice(value: Any) -> str | None:
@@ -234,10 +355,30 @@ def norm_choice(value: Any) -> str | None:
 # --------------------------------------------------------------------------- validation
 
 
+_PREPARED: dict[int, tuple[weakref.ref, gpd.GeoDataFrame]] = {}
+
+
 def prepare_communes(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """New communes in EPSG:4326 with text codes, a ``name`` column and valid polygons."""
+    """New communes in EPSG:4326 with text codes, a ``name`` column and valid polygons.
+
+    The result is remembered for the lifetime of ``communes`` (the service
+    passes the same frame to every edit), and a prepared frame is returned as is.
+    """
     if not isinstance(communes, gpd.GeoDataFrame) or communes.crs is None:
         raise CRSError("communes must be a GeoDataFrame with a CRS")
+    if communes.attrs.get("planner_prepared"):
+        return communes
+    hit = _PREPARED.get(id(communes))
+    if hit is not None and hit[0]() is communes:
+        return hit[1]
+    com = _prepare_communes(communes)
+    for key in [k for k, (ref, _) in _PREPARED.items() if ref() is None]:
+        del _PREPARED[key]
+    _PREPARED[id(communes)] = (weakref.ref(communes), com)
+    return com
+
+
+def _prepare_communes(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     com = communes
     if not com.crs.equals(STORED_CRS):
         com = com.to_crs(STORED_CRS)
@@ -251,6 +392,7 @@ def prepare_communes(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         geoms = com.geometry.copy()
         geoms[invalid] = geoms[invalid].make_valid()
         com = com.set_geometry(geoms)
+    com.attrs["planner_prepared"] = True  # keep attrs tiny: pandas deep-copies them often
     return com
 
 
@@ -276,17 +418,20 @@ def _assign_communes(points: gpd.GeoSeries, communes: gpd.GeoDataFrame) -> pd.Da
     """
     out = pd.DataFrame(index=points.index, columns=["commune_code", "province_code", "distance_m"],
                        dtype=object)
-    pts = gpd.GeoDataFrame(geometry=points, crs=STORED_CRS)
-    if pts.empty:
+    if points.empty:
         return out
-    hit = gpd.sjoin(pts, communes[["commune_code", "province_code", "geometry"]],
-                    how="left", predicate="intersects")
-    hit = hit[~hit.index.duplicated(keep="first")]
-    out["commune_code"] = hit["commune_code"]
-    out["province_code"] = hit["province_code"]
-    out.loc[hit["commune_code"].notna(), "distance_m"] = 0.0
+    pt_pos, com_pos = communes.sindex.query(points.to_numpy(), predicate="intersects")
+    first = pd.Series(com_pos, index=pt_pos).groupby(level=0).min()  # lowest row, like sjoin
+    codes = communes["commune_code"].to_numpy()
+    provs = communes["province_code"].to_numpy()
+    for p, c in first.items():
+        label = points.index[p]
+        out.at[label, "commune_code"] = codes[c]
+        out.at[label, "province_code"] = provs[c]
+        out.at[label, "distance_m"] = 0.0
     miss = out.index[out["commune_code"].isna()]
     if len(miss):
+        pts = gpd.GeoDataFrame(geometry=points, crs=STORED_CRS)
         metric = "EPSG:32648"
         near = gpd.sjoin_nearest(
             pts.loc[miss].to_crs(metric),
@@ -334,7 +479,7 @@ def find_problems(
                        [{"file": file, "row": None, "field": "geometry",
                          "reason": "missing CRS"}])
     declared = gdf.crs
-    if not declared.equals(STORED_CRS):
+    if not _is_stored_crs(declared):
         try:
             gdf = gdf.to_crs(STORED_CRS)
         except Exception as exc:
@@ -342,12 +487,24 @@ def find_problems(
                            [{"file": file, "row": None, "field": "geometry",
                              "reason": f"CRS {declared} cannot be transformed"}]) from exc
     ids = gdf["id"] if "id" in gdf.columns else pd.Series(None, index=gdf.index)
+    text_cols = [c for c in TEXT_LIMITS if c in gdf.columns]
+    nested = [c for c in gdf.columns if c not in TEXT_LIMITS and c != gdf.geometry.name
+              and c not in _INT_COLS and c not in _BOOL_COLS and c != "_geometry_problem"]
+    geom_why = (gdf["_geometry_problem"] if "_geometry_problem" in gdf.columns
+                else pd.Series(None, index=gdf.index, dtype=object))
+    if len(gdf) > MAX_IMPORT_ROWS:
+        add(None, None, f"{len(gdf)} rows; at most {MAX_IMPORT_ROWS} per import")
+        return problems
     first_seen: dict[str, Any] = {}
     geom_ok = pd.Series(False, index=gdf.index)
     outside: list[Any] = []
     out_of_range: list[Any] = []
     for i in gdf.index:
-        fid = clean_text(ids.loc[i])
+        for col in nested:
+            v = gdf.at[i, col]
+            if isinstance(v, dict | list):
+                add(i, col, text_problem(col, v))
+        fid = None if text_problem("id", ids.loc[i]) else clean_text(ids.loc[i])
         if fid is not None:
             if fid in first_seen:
                 j = first_seen[fid]
@@ -357,29 +514,33 @@ def find_problems(
                 first_seen[fid] = i
         if clean_text(gdf.at[i, "name"]) is None:
             add(i, "name", "empty name")
-        kind = norm_choice(gdf.at[i, "kind"])
-        if kind not in KINDS:
-            add(i, "kind", f"unknown kind {gdf.at[i, 'kind']!r} (allowed: {', '.join(KINDS)})")
+        kind_cell = gdf.at[i, "kind"]
+        kind = None if text_problem("kind", kind_cell) else norm_choice(kind_cell)
+        if kind not in KINDS and not text_problem("kind", kind_cell):
+            add(i, "kind", f"unknown kind {_show(kind_cell)} (allowed: {', '.join(KINDS)})")
         for col, allowed, nullable in (("ownership", OWNERSHIP, True),
                                        ("status", STATUS, True),
                                        ("location_precision", PRECISION, True)):
             if col in gdf.columns:
+                if text_problem(col, gdf.at[i, col]):
+                    continue  # reported with the text checks
                 v = norm_choice(gdf.at[i, col])
                 if v is None and nullable:
                     continue
                 if v not in allowed:
-                    add(i, col, f"{gdf.at[i, col]!r} is not one of {', '.join(allowed)}")
+                    add(i, col, f"{_show(gdf.at[i, col])} is not one of {', '.join(allowed)}")
         for col in _INT_COLS:
             if col in gdf.columns:
-                v, why = parse_int(gdf.at[i, col])
+                why = int_problem(col, gdf.at[i, col])
                 if why:
                     add(i, col, why)
-                elif v is not None and col == "capacity" and v < 0:
-                    add(i, col, f"negative capacity {v}")
-                elif v is not None and col == "planned_year" and not 1900 <= v <= 2100:
-                    add(i, col, f"implausible year {v}")
-                elif v is not None and col == "version" and v < 1:
-                    add(i, col, f"version must be ≥ 1, got {v}")
+        for col in text_cols:
+            value = gdf.at[i, col]
+            if col == "services" and isinstance(value, list | tuple | np.ndarray):
+                value = ";".join(map(str, value))  # a list of kinds: checked by parse_services
+            why = text_problem(col, value)
+            if why:
+                add(i, col, why)
         for col in _BOOL_COLS:
             if col in gdf.columns:
                 _, why = _parse_bool(gdf.at[i, col])
@@ -388,6 +549,9 @@ def find_problems(
         for col, why in service_problems(gdf.loc[i]):
             add(i, col, why)
         geom = gdf.geometry.loc[i]
+        if not is_blank(geom_why.loc[i]):
+            add(i, "geometry", str(geom_why.loc[i]))
+            continue
         if geom is None or (isinstance(geom, float) and math.isnan(geom)):
             add(i, "geometry", "missing geometry")
             continue
@@ -396,6 +560,10 @@ def find_problems(
             continue
         if geom.geom_type != "Point":
             add(i, "geometry", f"geometry must be a Point, got {geom.geom_type}")
+            continue
+        if geom.has_z or shapely.has_m(geom):
+            dims = 2 + int(geom.has_z) + int(shapely.has_m(geom))
+            add(i, "geometry", f"point has {dims} dimensions; give 2-D lon/lat only")
             continue
         lon, lat = geom.x, geom.y
         if not (math.isfinite(lon) and math.isfinite(lat)) or not geom.is_valid:
@@ -424,11 +592,12 @@ def find_problems(
             add(i, "geometry", f"point ({p.x:g}, {p.y:g}) is outside Vietnam{hint}")
             outside.append(i)
         if where is not None and "commune_code" in gdf.columns:
-            known = set(communes["commune_code"])
+            known: set[str] | None = None
             for i in ok_idx[inside.to_numpy()]:
                 given = clean_text(gdf.at[i, "commune_code"])
                 if given is None or given == where.at[i, "commune_code"]:
                     continue
+                known = known if known is not None else set(communes["commune_code"])
                 if given not in known:
                     add(i, "commune_code", f"unknown commune_code {given!r}")
                     continue
@@ -441,7 +610,7 @@ def find_problems(
                         f"{d / 1000:.1f} km from commune {given}")
     n_geom = int(geom_ok.sum()) + len(out_of_range)
     n_bad = len(outside) + len(out_of_range)
-    if n_geom and n_bad == n_geom and not declared.equals(STORED_CRS):
+    if n_geom and n_bad == n_geom and not _is_stored_crs(declared):
         raise CRSError(
             f"{file}: no point falls in Vietnam after transforming from the declared CRS "
             f"{declared.to_string()}; the declared CRS is probably wrong",
@@ -476,30 +645,57 @@ def to_schema(gdf: gpd.GeoDataFrame, communes: gpd.GeoDataFrame | None) -> gpd.G
     GeoDataFrame
         In EPSG:4326 with the columns :data:`COLUMNS` + ``geometry``.
     """
-    if not gdf.crs.equals(STORED_CRS):
+    if not _is_stored_crs(gdf.crs):
         gdf = gdf.to_crs(STORED_CRS)
-    gdf = gdf.copy()
+    geoms = gdf.geometry
+    # column work on a plain DataFrame (a GeoDataFrame re-checks its geometry on every set)
+    df = pd.DataFrame({c: gdf[c].to_numpy(dtype=object) for c in gdf.columns
+                       if c != geoms.name}, index=gdf.index)
     for col in COLUMNS:
-        if col not in gdf.columns:
-            gdf[col] = None
+        if col not in df.columns:
+            df[col] = None
     for col in ("kind", "ownership", "status", "location_precision"):
-        gdf[col] = [norm_choice(v) for v in gdf[col]]
-    gdf["status"] = [v or "operating" for v in gdf["status"]]
-    gdf["location_precision"] = [v or "exact" for v in gdf["location_precision"]]
-    gdf["services"] = [format_services(parse_services(v)[0]) for v in gdf["services"]]
-    gdf["capacity_type"] = [norm_choice(v) for v in gdf["capacity_type"]]
-    gdf["version"] = [parse_int(v)[0] or 1 for v in gdf["version"]]
-    gdf["updated_at"] = [clean_text(v) or now_iso() for v in gdf["updated_at"]]
-    if communes is not None and len(gdf):
-        where = _assign_communes(gdf.geometry, communes)
-        given = [clean_text(v) for v in gdf["commune_code"]]
-        gdf["commune_code"] = [g or w for g, w in zip(given, where["commune_code"], strict=True)]
-        prov = communes.set_index("commune_code")["province_code"]
-        gdf["province_code"] = [prov.get(c) for c in gdf["commune_code"]]
-    gdf["id"] = [clean_text(v) or _derived_id(r) for v, r in zip(gdf["id"], gdf.itertuples(),
-                                                                 strict=True)]
-    gdf = coerce_types(gdf)
-    return schema_columns(gdf, STORED_CRS)
+        df[col] = [norm_choice(v) for v in df[col]]
+    df["status"] = [v or "operating" for v in df["status"]]
+    df["location_precision"] = [v or "exact" for v in df["location_precision"]]
+    df["services"] = [format_services(parse_services(v)[0]) for v in df["services"]]
+    df["capacity_type"] = [norm_choice(v) for v in df["capacity_type"]]
+    df["version"] = [parse_int(v)[0] or 1 for v in df["version"]]
+    df["updated_at"] = [clean_text(v) or now_iso() for v in df["updated_at"]]
+    if communes is not None and len(df):
+        where = _assign_communes(geoms, communes)
+        given = [clean_text(v) for v in df["commune_code"]]
+        df["commune_code"] = [g or w for g, w in zip(given, where["commune_code"], strict=True)]
+        codes = communes["commune_code"].to_numpy()
+        provs = communes["province_code"].to_numpy()
+        df["province_code"] = [provs[i[0]] if len(i := np.flatnonzero(codes == c)) else None
+                               for c in df["commune_code"]]
+    df["id"] = [clean_text(v) or _derived_id(n, k, g) for v, n, k, g in
+                zip(df["id"], df["name"], df["kind"], geoms, strict=True)]
+    df = coerce_types(df[list(COLUMNS)])
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms.to_numpy(), index=df.index,
+                                                        crs=stored_crs()), crs=stored_crs())
+
+
+_STORED_CRS_OBJ: Any = None
+
+
+def stored_crs() -> Any:
+    """The stored CRS (EPSG:4326) as one pyproj object (building one costs ~1 ms)."""
+    global _STORED_CRS_OBJ
+    if _STORED_CRS_OBJ is None:
+        from pyproj import CRS
+
+        _STORED_CRS_OBJ = CRS.from_user_input(STORED_CRS)
+    return _STORED_CRS_OBJ
+
+
+def _is_stored_crs(crs: Any) -> bool:
+    """``crs`` is EPSG:4326."""
+    if crs is None:
+        return False
+    ref = stored_crs()
+    return crs is ref or crs == ref
 
 
 def schema_columns(gdf: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
@@ -509,9 +705,8 @@ def schema_columns(gdf: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
     return out if geom == "geometry" else out.rename_geometry("geometry")
 
 
-def _derived_id(row: Any) -> str:
-    g = row.geometry
-    text = f"{row.name}|{row.kind}|{g.x:.6f}|{g.y:.6f}"
+def _derived_id(name: Any, kind: Any, g: Any) -> str:
+    text = f"{name}|{kind}|{g.x:.6f}|{g.y:.6f}"
     return "imp-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
 
 
@@ -593,6 +788,7 @@ def read_csv_text(path: Path) -> pd.DataFrame:
     InvalidDataError
         Not UTF-8 (names the line) or not a readable CSV.
     """
+    check_file_size(path)
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
@@ -604,6 +800,13 @@ def read_csv_text(path: Path) -> pd.DataFrame:
             [{"file": str(path), "row": line, "field": None,
               "reason": f"invalid UTF-8 byte 0x{data[exc.start]:02x} at line {line}"}],
         ) from exc
+    if "\x00" in text:  # the CSV parser would silently cut the text at a NUL
+        lines = sorted({text.count("\n", 0, m.start()) + 1
+                        for m in re.finditer("\x00", text)})
+        raise InvalidDataError(
+            f"{path}: NUL character(s) on line(s) {', '.join(map(str, lines[:10]))}",
+            [{"file": str(path), "row": line - 1, "field": None,
+              "reason": f"NUL character on line {line}"} for line in lines[:100]])
     try:
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                          skipinitialspace=True)
@@ -612,7 +815,135 @@ def read_csv_text(path: Path) -> pd.DataFrame:
                                [{"file": str(path), "row": None, "field": None,
                                  "reason": str(exc)}]) from exc
     df.columns = [str(c).strip().lower() for c in df.columns]
-    return df.map(lambda v: None if isinstance(v, str) and v.strip() == "" else v).astype(object)
+    return df.map(_csv_cell).astype(object)
+
+
+def _csv_cell(v: Any) -> Any:
+    """Blank → None; a formula cell neutralised by an export (``'=…``) gets its text back."""
+    if not isinstance(v, str):
+        return v
+    if v.strip() == "":
+        return None
+    if v.startswith("'") and v[1:].startswith(FORMULA_PREFIXES):
+        return v[1:]
+    return v
+
+
+def check_file_size(path: Path) -> None:
+    """:class:`InvalidDataError` when ``path`` is larger than :data:`MAX_IMPORT_BYTES`."""
+    size = path.stat().st_size
+    if size > MAX_IMPORT_BYTES:
+        raise InvalidDataError(
+            f"{path}: {size} bytes; an import file may have at most {MAX_IMPORT_BYTES}",
+            [{"file": str(path), "row": None, "field": None, "reason": "file too large"}])
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def read_geojson(path: Path) -> gpd.GeoDataFrame:
+    """Read a GeoJSON file of Point features strictly, keeping each value's JSON type.
+
+    GDAL would turn nested values into JSON text, drop extra dimensions and
+    guess around a CRS it does not know; this reader keeps objects and arrays as
+    they are (so validation names them), keeps every coordinate, and reads the
+    (pre-RFC 7946) ``crs`` member: an unknown CRS is a file-level
+    :class:`CRSError`.  Rows whose geometry is not a readable Point get no
+    geometry and a ``_geometry_problem``.
+
+    Raises
+    ------
+    InvalidDataError
+        Not UTF-8, not JSON, not a FeatureCollection / Feature, too large.
+    CRSError
+        A ``crs`` member that cannot be understood.
+    """
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError as ProjCRSError
+
+    def fail(reason: str) -> InvalidDataError:
+        return InvalidDataError(f"{path}: {reason}", [{"file": str(path), "row": None,
+                                                      "field": None, "reason": reason}])
+
+    check_file_size(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise fail(f"not UTF-8 text (byte offset {exc.start})") from exc
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise fail(f"not valid JSON ({str(exc)[:120]})") from exc
+    if isinstance(doc, dict) and doc.get("type") == "Feature":
+        feats: Any = [doc]
+    elif isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
+        feats = doc.get("features")
+    else:
+        raise fail("not a GeoJSON FeatureCollection or Feature")
+    if not isinstance(feats, list):
+        raise fail("'features' is not an array")
+    if len(feats) > MAX_IMPORT_ROWS:
+        raise fail(f"{len(feats)} features; at most {MAX_IMPORT_ROWS} per import")
+    crs: Any = STORED_CRS
+    member = doc.get("crs")
+    if member is not None:
+        name = member.get("properties", {}).get("name") if isinstance(member, dict) and \
+            isinstance(member.get("properties"), dict) else None
+        try:
+            if not isinstance(name, str) or len(name) > 200:
+                raise ProjCRSError("no name")
+            crs = CRS.from_user_input(name)
+        except (ProjCRSError, ValueError, TypeError) as exc:
+            raise CRSError(f"{path}: unknown coordinate reference system {_show(name)}",
+                           [{"file": str(path), "row": None, "field": "crs",
+                             "reason": f"unknown CRS {_show(name)}"}]) from exc
+    records, geoms = [], []
+    for feat in feats:
+        props = feat.get("properties") if isinstance(feat, dict) else None
+        rec: dict[str, Any] = {}
+        why = None
+        if not isinstance(feat, dict) or feat.get("type") != "Feature":
+            why = "not a GeoJSON Feature"
+        elif props is not None and not isinstance(props, dict):
+            why = "'properties' is not an object"
+        else:
+            rec = {str(k).strip().lower(): v for k, v in (props or {}).items()}
+            if "id" not in rec and isinstance(feat.get("id"), str | int):
+                rec["id"] = feat["id"]
+        geom, gwhy = _geojson_point(feat.get("geometry") if isinstance(feat, dict) else None)
+        rec["_geometry_problem"] = why or gwhy
+        records.append(rec)
+        geoms.append(geom)
+    df = pd.DataFrame(records, dtype=object) if records else pd.DataFrame(
+        {c: pd.Series(dtype=object) for c in REQUIRED})
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, index=df.index, crs=crs),
+                            crs=crs)
+
+
+def _geojson_point(geom: Any) -> tuple[Point | None, str | None]:
+    """A GeoJSON geometry member as a Point, or ``(None, why)``."""
+    if geom is None:
+        return None, None
+    if not isinstance(geom, dict):
+        return None, "geometry is not a GeoJSON object"
+    kind = geom.get("type")
+    if kind != "Point":
+        return None, f"geometry must be a Point, got {_show(kind)}"
+    coords = geom.get("coordinates")
+    if not isinstance(coords, list):
+        return None, "Point coordinates are not an array"
+    if len(coords) != 2:
+        return None, f"point has {len(coords)} coordinates; give 2-D lon/lat only"
+    xy = []
+    for c in coords:
+        if isinstance(c, bool) or not isinstance(c, int | float):
+            return None, f"coordinate {_show(c)} is not a number"
+        v, why = parse_number(c)
+        if why:
+            return None, f"coordinate {why}"
+        xy.append(v)
+    return Point(*xy), None
 
 
 def _find_col(cols: list[str], aliases: tuple[str, ...]) -> str | None:
@@ -645,12 +976,12 @@ def rows_to_points(
     if (lat_c is None or lon_c is None) and not has_address and not by_code:
         if "geometry" in cols and all(isinstance(g, BaseGeometry | type(None))
                                       for g in df["geometry"]):
-            return gpd.GeoDataFrame(df, geometry="geometry", crs=STORED_CRS), problems
+            return gpd.GeoDataFrame(df, geometry="geometry", crs=stored_crs()), problems
         problems.append({"file": file, "row": None, "field": "lat/lon",
                          "reason": "missing required columns: lat and lon "
                                    "(or commune_code, or commune/district/province to "
                                    "locate by name)"})
-        return gpd.GeoDataFrame(df, geometry=[None] * len(df), crs=STORED_CRS), problems
+        return gpd.GeoDataFrame(df, geometry=[None] * len(df), crs=stored_crs()), problems
     geoms: list[Point | None] = []
     extra = {"commune_code": [], "location_precision": []}
     for pos, (_, r) in enumerate(df.iterrows(), start=1):
@@ -664,12 +995,12 @@ def rows_to_points(
             extra["location_precision"].append(given_prec or "exact")
             continue
         if not is_blank(lat) or not is_blank(lon):
-            try:
-                x, y = float(str(lon).strip()), float(str(lat).strip())
-            except ValueError:
-                bad = lat_c if _try_float(lat) is None else lon_c
+            x, why_x = parse_number(lon)
+            y, why_y = parse_number(lat)
+            if why_x or why_y or x is None or y is None:
+                bad, why = (lon_c, why_x) if why_x or x is None else (lat_c, why_y)
                 problems.append({"file": file, "row": pos, "field": bad,
-                                 "reason": f"{r.get(bad)!r} is not a number"})
+                                 "reason": why or "missing coordinate"})
                 geoms.append(None)
                 extra["commune_code"].append(clean_text(r.get("commune_code")))
                 extra["location_precision"].append(given_prec)
@@ -717,15 +1048,7 @@ def rows_to_points(
     out = df.drop(columns=[c for c in (lat_c, lon_c, "geometry") if c], errors="ignore").copy()
     for k, v in extra.items():
         out[k] = v
-    return gpd.GeoDataFrame(out, geometry=geoms, crs=STORED_CRS), problems
-
-
-def _try_float(v: Any) -> float | None:
-    try:
-        return float(str(v).strip())
-    except ValueError:
-        return None
-
+    return gpd.GeoDataFrame(out, geometry=geoms, crs=stored_crs()), problems
 
 
 # --------------------------------------------------------------------------- services

@@ -19,12 +19,12 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 from rapidfuzz import fuzz, process
 
 from geo._errors import InvalidDataError, StoreError
 from geo.facilities import clean_text
 from geo.names import fold, normalize_name
+from geo.store import open_store
 
 #: Seat (capital district) of the pre-2025 provinces whose seat is not named as the
 #: province (normalised province name → normalised district names, first found wins).
@@ -495,12 +495,13 @@ def locator_from_store(store: Path, communes: gpd.GeoDataFrame) -> Locator:
         The layers cannot be read.
     """
     try:
-        units = pyogrio.read_dataframe(
-            store, layer="communes_pre2025", read_geometry=False,
+        st = open_store(store)  # read with the store's own SQLite (see geo.store)
+        units = st.read_layer(
+            "communes_pre2025", read_geometry=False,
             columns=["commune_code", "name", "unit_type", "district_code", "district_name",
                      "province_code", "province_name"],
         )
-        cw = pyogrio.read_dataframe(store, layer="crosswalk", read_geometry=False)
+        cw = st.read_layer("crosswalk")
     except Exception as exc:
         raise StoreError(f"{store}: cannot read pre-2025 units / crosswalk ({exc})") from exc
     return Locator(communes, pd.DataFrame(units), pd.DataFrame(cw))

@@ -8,13 +8,21 @@ the metric scale bar, the collapsible legend and the palettes come from
 :mod:`geo.basemap`; online tiles remain optional.
 
 Every text that comes from data (facility and commune names, sources) is
-HTML-escaped before it reaches a popup or tooltip.
+HTML-escaped before it reaches a popup or tooltip, and never reaches JavaScript
+source as it is: folium's own ``Popup`` and ``Tooltip`` put their text inside
+JavaScript template literals (where ``${…}`` and backticks run), so markers
+get their popup and tooltip from :class:`SafeBinding`, which passes the
+(HTML-escaped) content as a JSON string literal escaped for an HTML
+``<script>`` element (:func:`js_string`).  GeoJSON layers carry their
+properties as JSON (escaped by folium), shown through ``innerHTML``, so their
+text columns are HTML-escaped first.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import json
 from importlib import resources
 from pathlib import Path
 
@@ -23,6 +31,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from branca.element import MacroElement
+from folium.template import Template
 
 from geo import basemap
 from geo._errors import CRSError
@@ -45,6 +55,72 @@ _JQUERY_SHIM = (
     " var t = document.createElement('template'); t.innerHTML = String(h).trim();"
     " return t.content.firstChild; };"
 )
+
+
+def js_string(text: object) -> str:
+    """Return ``text`` as a JavaScript string literal safe inside an HTML ``<script>``.
+
+    JSON string syntax, with ``<``, ``>``, ``&``, ``'``, backticks, ``$``,
+    braces and every non-ASCII character (including U+2028/U+2029) as
+    ``\\uXXXX`` escapes: the literal can neither close the script element nor
+    break out of any JavaScript quoting.  Braces matter too: branca compiles
+    each element's rendered script as a Jinja template again, so ``{{…}}`` in
+    data would otherwise run on the server.
+
+    Parameters
+    ----------
+    text : object
+        Any value (converted with ``str``).
+
+    Returns
+    -------
+    str
+        The literal, quotes included.
+    """
+    out = json.dumps(str(text), ensure_ascii=True)
+    for ch in "<>&'`${}":
+        out = out.replace(ch, f"\\u{ord(ch):04x}")
+    return out
+
+
+class SafeBinding(MacroElement):
+    """Bind a popup and/or a tooltip to its parent layer without folium's templates.
+
+    The contents are HTML strings whose data parts the caller has
+    HTML-escaped; they reach the page as :func:`js_string` literals, so no
+    text can run as JavaScript whatever it contains.
+
+    Parameters
+    ----------
+    popup : str, optional
+        HTML of the popup.
+    tooltip : str, optional
+        HTML of the tooltip.
+    max_width : int
+        Popup width in pixels.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {% if this.popup is not none %}
+            {{ this._parent.get_name() }}.bindPopup({{ this.popup }},
+                {"maxWidth": {{ this.max_width }}});
+        {% endif %}
+        {% if this.tooltip is not none %}
+            {{ this._parent.get_name() }}.bindTooltip({{ this.tooltip }}, {"sticky": true});
+        {% endif %}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, popup: str | None = None, tooltip: str | None = None,
+                 max_width: int = 360) -> None:
+        super().__init__()
+        self._name = "SafeBinding"
+        self.popup = None if popup is None else js_string(popup)
+        self.tooltip = None if tooltip is None else js_string(tooltip)
+        self.max_width = int(max_width)
 
 
 def _vendored(name: str) -> bytes:
@@ -113,11 +189,27 @@ def _check_4326(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
     return gdf if gdf.crs.to_epsg() == 4326 else gdf.to_crs(4326)
 
 
+def html_text(value: object) -> str:
+    """HTML-escape a data text, braces included (``{`` → ``&#123;``).
+
+    Braces are escaped because folium/branca re-compile rendered HTML and
+    scripts as Jinja templates: ``{{…}}`` or ``{%…%}`` in data would run as
+    template code on the server.
+    """
+    return html.escape(_text(value)).replace("{", "&#123;").replace("}", "&#125;")
+
+
+def _text(value: object) -> str:
+    """Display text of a cell ('' for missing values)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return ""
+    return str(value)
+
+
 def _popup_table(rows: list[tuple[str, object]]) -> str:
     cells = "".join(
         f"<tr><th style='text-align:left;padding-right:6px'>{html.escape(str(k))}</th>"
-        f"<td>{html.escape('' if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))}"
-        "</td></tr>"
+        f"<td>{html_text(v)}</td></tr>"
         for k, v in rows
     )
     return f"<table>{cells}</table>"
@@ -148,7 +240,7 @@ def _add_facilities(fmap: folium.Map, facilities: gpd.GeoDataFrame, name: str,
                 ("Nguồn (source)", getattr(row, "source", "")),
             ]
         )
-        folium.CircleMarker(
+        marker = folium.CircleMarker(
             location=[geom.y, geom.x],
             radius=7 if precision == "exact" else 6,
             color="#000" if precision == "exact" else "#333",
@@ -157,10 +249,10 @@ def _add_facilities(fmap: folium.Map, facilities: gpd.GeoDataFrame, name: str,
             fill=True,
             fill_color=KIND_COLOURS.get(kind, "#333"),
             fill_opacity=0.9,
-            popup=folium.Popup(popup, max_width=360),
-            tooltip=html.escape(str(getattr(row, "name", ""))),
             class_name="planner-facility",
-        ).add_to(layer)
+        )
+        marker.add_child(SafeBinding(popup, html_text(getattr(row, "name", "")), 360))
+        marker.add_to(layer)
     layer.add_to(fmap)
     return kinds, layer.get_name(), stacked
 
@@ -235,9 +327,12 @@ def coverage_map(
     data = communes[cols + ["geometry"]].copy()
     data["minutes"] = pd.to_numeric(data["minutes"], errors="coerce").replace(np.inf, np.nan)
     data["minutes_label"] = data["minutes"].map(lambda m: "no route" if pd.isna(m) else f"{m:.0f}")
-    data["name"] = data["name"].astype(str).map(html.escape)
+    # GeoJSON tooltips show their properties through innerHTML: escape every text
+    for col in ("name", "commune_code", "travel_model", "nearest_facility_id"):
+        if col in data.columns:
+            data[col] = data[col].map(html_text)
     data["fill"] = data["minutes"].map(basemap.minutes_colour)
-    data["caveat"] = _commune_caveats(data)
+    data["caveat"] = _commune_caveats(data).map(html_text)
 
     fields = ["name", "commune_code", "minutes_label", "population"]
     aliases = ["Xã/phường (commune)", "Mã (code)", "Phút (minutes)", "Dân số (population)"]
@@ -347,11 +442,19 @@ def siting_map(
                 ("Xã thêm (marginal communes)", getattr(row, "marginal_communes", "")),
             ]
         )
-        marker = basemap.site_marker(row.geometry.y, row.geometry.x, getattr(row, "rank", ""))
-        folium.Popup(popup, max_width=320).add_to(marker)
-        folium.Tooltip(
-            html.escape(f"#{getattr(row, 'rank', '')} {getattr(row, 'name', '')}")
-        ).add_to(marker)
+        # a CircleMarker: folium's RegularPolygonMarker needs a CDN plugin (not inlined)
+        marker = folium.CircleMarker(
+            location=[row.geometry.y, row.geometry.x],
+            radius=10,
+            color="#000",
+            weight=2.5,
+            fill=True,
+            fill_color="#ffd700",
+            fill_opacity=1,
+            class_name="planner-site",
+        )
+        label = f"#{_text(getattr(row, 'rank', ''))} {_text(getattr(row, 'name', ''))}"
+        marker.add_child(SafeBinding(popup, html_text(label), 320))
         marker.add_to(layer)
     layer.add_to(fmap)
     # keep the layer control last so it lists the new layers

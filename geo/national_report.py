@@ -154,7 +154,7 @@ def national_map(result: NationalResult, provinces: gpd.GeoDataFrame,
         pg.to_json(), name=f"Tỉnh / provinces: dân số chưa được tiếp cận / population not "
                            f"reached ({kind}, ≤ {t:g} min)",
         style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": "#555555",
-                                  "weight": 1, "fillOpacity": 0.75},
+                                  "weight": 0.6, "fillOpacity": 0.8},
         tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
     ).add_to(fmap)
     com = communes.to_crs(4326).copy()
@@ -189,7 +189,7 @@ def national_map(result: NationalResult, provinces: gpd.GeoDataFrame,
                         f"{result.profile}; đạt = trung tâm xã và ≥ "
                         f"{result.share_required:.0%} dân cư trong ngưỡng")
     fmap.get_root().html.add_child(folium.Element(
-        f"<details open style='position:absolute;bottom:20px;left:10px;z-index:1000;"
+        f"<details open style='position:absolute;bottom:70px;left:10px;z-index:1000;"
         f"background:white;padding:6px;font:12px sans-serif;max-width:280px'>"
         f"<summary>{title}</summary><div>Dân số chưa được tiếp cận / population not "
         f"reached</div>{legend}<div>© OpenStreetMap contributors (roads); WorldPop; GHSL"
@@ -197,5 +197,6 @@ def national_map(result: NationalResult, provinces: gpd.GeoDataFrame,
     folium.LayerControl(collapsed=True).add_to(fmap)
     add_map_details(fmap)  # metric scale bar, OSM attribution
     b = prov.total_bounds
-    fmap.fit_bounds([[b[1], b[0]], [b[3], 109.6]])
+    # the mainland and the near islands; Trường Sa and Hoàng Sa stay reachable by panning
+    fmap.fit_bounds([[max(b[1], 8.3), b[0]], [b[3], 109.6]])
     return fmap

@@ -35,6 +35,7 @@ import functools
 import hashlib
 import json
 import re
+import threading
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -452,6 +453,9 @@ class TravelNetwork:
         the road trip (the backbone model, where roads are sparse).  False on views of the
         national OSM graph: there the only off-road legs are from a point to its nearest
         road node and back.
+    max_snap_m : float or None
+        Points farther than this from every road node are not attached (no modelled
+        link: an island without roads); None attaches every point.
     """
 
     graph: sparse.csr_matrix
@@ -466,6 +470,7 @@ class TravelNetwork:
     detour_factor: float
     summary: dict[str, Any] = field(default_factory=dict)
     straight_line_trips: bool = True
+    max_snap_m: float | None = None
     _reverse: sparse.csr_matrix | None = field(default=None, repr=False)
     _tree: Any = field(default=None, repr=False)
 
@@ -490,6 +495,18 @@ class TravelNetwork:
         if self._reverse is None:
             self._reverse = self.graph.transpose().tocsr()
         return self._reverse
+
+    def augmented_reverse(self, nodes: np.ndarray, seconds: np.ndarray) -> Any:
+        """The reversed graph plus one virtual node per entry of ``nodes`` (context manager).
+
+        Virtual node ``n + k`` has one edge to ``nodes[k]`` weighing ``seconds[k]``: a
+        multi-source search from the virtual nodes starts each source with its own offset
+        (a facility's off-road leg).  The arrays are allocated once with room for the
+        virtual nodes and reused (no copy of the graph per search); a lock keeps
+        concurrent searches apart.
+        """
+        return _Augmented(self, np.asarray(nodes, dtype=np.int32),
+                          np.asarray(seconds, dtype=float))
 
     @property
     def offroad_mps(self) -> float:
@@ -541,6 +558,42 @@ class TravelNetwork:
                        dominant=z["dominant"], crs=meta["crs"], profile=meta["profile"],
                        offroad_kph=meta["offroad_kph"], detour_factor=meta["detour_factor"],
                        summary=meta["summary"])
+
+
+class _Augmented:
+    """Context manager behind :meth:`TravelNetwork.augmented_reverse`."""
+
+    _locks: dict[int, threading.Lock] = {}
+
+    def __init__(self, net: TravelNetwork, nodes: np.ndarray, seconds: np.ndarray) -> None:
+        self.net, self.nodes, self.seconds = net, nodes, seconds
+        self.lock = _Augmented._locks.setdefault(id(net), threading.Lock())
+
+    def __enter__(self) -> sparse.csr_matrix:
+        self.lock.acquire()
+        net, m = self.net, len(self.nodes)
+        rev = net.reverse
+        n, nnz = net.n_nodes, rev.nnz
+        buf = net.__dict__.get("_aug_buf")
+        if buf is None or buf[0].shape[0] < nnz + m:
+            cap = max(m, 1024)
+            indices = np.empty(nnz + cap, dtype=np.int32)
+            data = np.empty(nnz + cap, dtype=np.float64)
+            indptr = np.empty(n + cap + 1, dtype=np.int32 if nnz + cap < 2**31 else np.int64)
+            indices[:nnz] = rev.indices
+            data[:nnz] = rev.data
+            indptr[: n + 1] = rev.indptr
+            buf = (indices, data, indptr)
+            net.__dict__["_aug_buf"] = buf
+        indices, data, indptr = buf
+        indices[nnz:nnz + m] = self.nodes
+        data[nnz:nnz + m] = self.seconds
+        indptr[n + 1:n + m + 1] = nnz + np.arange(1, m + 1)
+        return sparse.csr_matrix((data[:nnz + m], indices[:nnz + m], indptr[:n + m + 1]),
+                                 shape=(n + m, n + m), copy=False)
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
 
 
 @dataclass

@@ -1,25 +1,24 @@
 """The facility registry in the store: read, import, export, single-record edits.
 
 The registry is the store's ``facilities`` layer (schema and validation in
-:mod:`geo.facilities`).  Every write goes through
-:func:`geo.store.replace_layers` (temporary copy, then an atomic rename) under
-an exclusive lock file, so the store is never half-written and two concurrent
-edits cannot both pass the version check.  Imports and single-record edits
-(:func:`create_facility`, :func:`update_facility`, :func:`close_facility`)
-append to the ``facility_audit`` table (:func:`read_audit`).
+:mod:`geo.facilities`).  Every write is one transaction of the store
+(:meth:`geo.store.Store.transaction`: SQLite ``BEGIN IMMEDIATE`` inside the
+GeoPackage, rows changed in place): the record is validated first, outside
+the transaction; inside it the stored version is checked again (so two
+concurrent edits cannot both pass the version check), the row is written and
+the audit row is appended to ``facility_audit`` (:func:`read_audit`) in the
+same transaction.  Imports are one transaction for the whole file.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import math
 import os
 import re
 import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,12 @@ import pandas as pd
 import pyogrio
 from shapely.geometry import shape
 
+from geo._csv import neutralise_frame
 from geo._errors import (
     ConflictError,
     DataSourceNotFoundError,
     InvalidDataError,
     NotFoundError,
-    StoreError,
     UnknownTerritoryError,
 )
 from geo.facilities import (
@@ -44,6 +43,8 @@ from geo.facilities import (
     COLUMNS,
     KINDS,
     LAYER,
+    MAX_IMPORT_ROWS,
+    check_file_size,
     clean_text,
     coerce_types,
     count_problem_rows,
@@ -54,14 +55,16 @@ from geo.facilities import (
     now_iso,
     prepare_communes,
     read_csv_text,
+    read_geojson,
     require_crs,
     rows_to_points,
     schema_columns,
+    stored_crs,
     to_schema,
 )
 from geo.locate import Locator, locator_from_store
 from geo.names import normalize_name
-from geo.store import STORED_CRS, check_store, list_layers, replace_layers
+from geo.store import STORED_CRS, Store, check_store, open_store, read_table, replace_layers
 
 #: Columns a caller may not set directly (managed by the registry).
 _MANAGED = ("version", "updated_at")
@@ -70,8 +73,9 @@ _MANAGED = ("version", "updated_at")
 
 
 def _read_spatial(path: Path, kind: str) -> gpd.GeoDataFrame:
+    source = f"/vsizip/{path}" if path.suffix.lower() == ".zip" else path
     try:
-        layers = [str(n) for n, _ in pyogrio.list_layers(path)]
+        layers = [str(n) for n, _ in pyogrio.list_layers(source)]
     except Exception as exc:
         raise InvalidDataError(
             f"{path}: not a readable {kind} (truncated or corrupt? {exc})",
@@ -88,7 +92,14 @@ def _read_spatial(path: Path, kind: str) -> gpd.GeoDataFrame:
             [{"file": str(path), "row": None, "field": "layer", "reason": "ambiguous layer"}],
         )
     try:
-        gdf = pyogrio.read_dataframe(path, layer=layer)
+        info = pyogrio.read_info(source, layer=layer)
+        if info["features"] > MAX_IMPORT_ROWS:
+            raise InvalidDataError(
+                f"{path}: {info['features']} features; at most {MAX_IMPORT_ROWS} per import",
+                [{"file": str(path), "row": None, "field": None, "reason": "too many rows"}])
+        gdf = pyogrio.read_dataframe(source, layer=layer)
+    except InvalidDataError:
+        raise
     except Exception as exc:
         raise InvalidDataError(
             f"{path}: cannot read layer {layer!r} (truncated or corrupt? {exc})",
@@ -98,6 +109,53 @@ def _read_spatial(path: Path, kind: str) -> gpd.GeoDataFrame:
         raise InvalidDataError(f"{path}: layer {layer!r} has no geometry",
                                [{"file": str(path), "row": None, "field": "geometry",
                                  "reason": "no geometry column"}])
+    gdf.columns = [c if c == gdf.geometry.name else str(c).strip().lower() for c in gdf.columns]
+    return require_crs(gdf, path)
+
+
+def _read_gpkg(path: Path) -> gpd.GeoDataFrame:
+    """Read an input GeoPackage with SQLite (GDAL would cut text at a NUL), read-only."""
+    def fail(reason: str, exc: Exception) -> InvalidDataError:
+        return InvalidDataError(f"{path}: {reason} ({str(exc)[:200]})",
+                                [{"file": str(path), "row": None, "field": None,
+                                  "reason": reason}])
+
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    except sqlite3.Error as exc:
+        raise fail("not a readable GeoPackage", exc) from exc
+    try:
+        try:
+            check = con.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(check)
+            layers = [str(r[0]) for r in con.execute(
+                "SELECT table_name FROM gpkg_contents WHERE data_type = 'features'")]
+        except sqlite3.Error as exc:
+            raise fail("not a readable GeoPackage (truncated or corrupt?)", exc) from exc
+        if not layers:
+            raise InvalidDataError(f"{path}: no feature layer",
+                                   [{"file": str(path), "row": None, "field": "geometry",
+                                     "reason": "no feature layer"}])
+        if len(layers) > 1 and LAYER not in layers:
+            raise InvalidDataError(
+                f"{path}: several layers ({', '.join(layers)}) and none named {LAYER!r}",
+                [{"file": str(path), "row": None, "field": "layer",
+                  "reason": "ambiguous layer"}])
+        layer = LAYER if LAYER in layers else layers[0]
+        try:
+            (n,) = con.execute(f'SELECT count(*) FROM "{layer.replace(chr(34), "")}"').fetchone()
+            if n > MAX_IMPORT_ROWS:
+                raise InvalidDataError(
+                    f"{path}: {n} features; at most {MAX_IMPORT_ROWS} per import",
+                    [{"file": str(path), "row": None, "field": None, "reason": "too many rows"}])
+            gdf = read_table(con, layer)
+        except InvalidDataError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any corruption is a per-file problem
+            raise fail(f"cannot read layer {layer!r} (truncated or corrupt?)", exc) from exc
+    finally:
+        con.close()
     gdf.columns = [c if c == gdf.geometry.name else str(c).strip().lower() for c in gdf.columns]
     return require_crs(gdf, path)
 
@@ -126,12 +184,16 @@ def read_facility_file(
     if ext in (".csv", ".txt"):
         df = read_csv_text(path)
         return rows_to_points(df, str(path), locator)
+    check_file_size(path)
     if ext in (".geojson", ".json"):
-        return _read_spatial(path, "GeoJSON"), []
+        return read_geojson(path), []
     if ext == ".gpkg":
-        return _read_spatial(path, "GeoPackage"), []
+        return _read_gpkg(path), []
+    if ext == ".zip":
+        return _read_spatial(path, "zipped Shapefile"), []
     raise InvalidDataError(
-        f"{path}: unsupported file type {ext!r} (use .csv, .geojson or .gpkg)",
+        f"{path}: unsupported file type {ext!r} (use .csv, .geojson, .gpkg or a zipped "
+        "Shapefile .zip)",
         [{"file": str(path), "row": None, "field": None, "reason": "unsupported file type"}],
     )
 
@@ -139,30 +201,7 @@ def read_facility_file(
 # --------------------------------------------------------------------------- store access
 
 
-@contextlib.contextmanager
-def _store_lock(store: Path) -> Iterator[None]:
-    """Exclusive lock serialising read-check-write cycles on the registry."""
-    lock = store.with_name(f".{store.name}.facilities.lock")
-    with open(lock, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
 _COMMUNES_CACHE: dict[tuple[str, str], gpd.GeoDataFrame] = {}
-
-
-def _layer_stamp(path: Path, layer: str) -> str:
-    """``gpkg_contents.last_change`` of a layer ('' when unknown)."""
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
-            row = con.execute("SELECT last_change FROM gpkg_contents WHERE table_name = ?",
-                              (layer,)).fetchone()
-        return "" if row is None else str(row[0])
-    except sqlite3.Error:
-        return ""
 
 
 def read_communes(store: str | os.PathLike) -> gpd.GeoDataFrame:
@@ -171,8 +210,9 @@ def read_communes(store: str | os.PathLike) -> gpd.GeoDataFrame:
     Cached by the layer's ``last_change`` stamp, so registry edits (which
     rewrite other layers) do not re-read the polygons.  Do not modify the result.
     """
-    path = check_store(store)
-    stamp = _layer_stamp(path, "communes")
+    st = open_store(store)
+    path = st.check()
+    stamp = st.layer_stamp("communes")
     # a copy of a store keeps the stamp (GDAL writes it with millisecond resolution)
     key = ("communes", stamp)
     if stamp and key in _COMMUNES_CACHE:
@@ -185,26 +225,18 @@ def read_communes(store: str | os.PathLike) -> gpd.GeoDataFrame:
 
 
 def _read_communes(path: Path) -> gpd.GeoDataFrame:
-    try:
-        com = pyogrio.read_dataframe(
-            path, layer="communes",
-            columns=["commune_code", "name", "province_code", "province_name",
-                     "centre_lon", "centre_lat"],
-        )
-    except Exception as exc:
-        raise StoreError(f"{path}: cannot read layer 'communes' ({exc})") from exc
+    com = open_store(path).read_layer(
+        "communes", columns=["commune_code", "name", "province_code", "province_name",
+                             "centre_lon", "centre_lat"])
     return prepare_communes(com)
 
 
-def read_facilities(store: str | os.PathLike) -> gpd.GeoDataFrame:
+def read_facilities(store: Store | str | os.PathLike) -> gpd.GeoDataFrame:
     """Read the registry in its schema (an empty frame when the layer is absent)."""
-    path = check_store(store)
-    if LAYER not in list_layers(path):
+    st = open_store(store)
+    if LAYER not in st.layers():
         return empty_facilities()
-    try:
-        gdf = pyogrio.read_dataframe(path, layer=LAYER)
-    except Exception as exc:
-        raise StoreError(f"{path}: cannot read layer {LAYER!r} ({exc})") from exc
+    gdf = st.read_layer(LAYER)
     for col in COLUMNS:
         if col not in gdf.columns:
             gdf[col] = None
@@ -212,12 +244,12 @@ def read_facilities(store: str | os.PathLike) -> gpd.GeoDataFrame:
     return schema_columns(gdf, gdf.crs or STORED_CRS)
 
 
-def read_audit(store: str | os.PathLike) -> pd.DataFrame:
+def read_audit(store: Store | str | os.PathLike) -> pd.DataFrame:
     """Read the ``facility_audit`` table (empty when absent)."""
-    path = check_store(store)
-    if AUDIT_LAYER not in list_layers(path):
+    st = open_store(store)
+    if AUDIT_LAYER not in st.layers():
         return pd.DataFrame({c: pd.Series(dtype=object) for c in AUDIT_COLUMNS})
-    df = pyogrio.read_dataframe(path, layer=AUDIT_LAYER, read_geometry=False)
+    df = st.read_layer(AUDIT_LAYER)
     return pd.DataFrame(df)[list(AUDIT_COLUMNS)]
 
 
@@ -253,7 +285,44 @@ def _audit_rows(pairs: list[tuple[str, str, dict | None, dict | None]], at: str,
     )
 
 
-def _write(store: Path, facilities: gpd.GeoDataFrame, audit_new: pd.DataFrame) -> None:
+_BOOL_COLUMNS = ("meets_accessibility_criteria", "strengthened")
+
+
+def _stored_record(rec: Mapping[str, Any] | None) -> dict | None:
+    """A row read in a store transaction as a record dict (like :func:`_to_record`)."""
+    if rec is None:
+        return None
+    out: dict[str, Any] = {}
+    for col in COLUMNS:
+        v = rec.get(col)
+        if is_blank(v):
+            out[col] = None
+        elif col in _BOOL_COLUMNS:
+            out[col] = bool(v)
+        else:
+            out[col] = v
+    g = rec.get("geometry")
+    out["lon"] = None if g is None or g.is_empty else float(g.x)
+    out["lat"] = None if g is None or g.is_empty else float(g.y)
+    return out
+
+
+def _row_values(row: pd.Series) -> dict[str, Any]:
+    """A schema row as the values a store transaction writes (geometry included)."""
+    values = {col: (None if is_blank(row[col]) else row[col]) for col in COLUMNS}
+    values["geometry"] = row["geometry"]
+    return values
+
+
+def _audit_dicts(pairs: list[tuple[str, str, dict | None, dict | None]], at: str,
+                 actor: str) -> list[dict]:
+    return [{"facility_id": fid, "action": action, "before": _record_json(b),
+             "after": _record_json(a), "at": at, "actor": actor}
+            for fid, action, b, a in pairs]
+
+
+def _write_full(store: Store, facilities: gpd.GeoDataFrame, audit_new: pd.DataFrame) -> None:
+    """Whole-layer write, for a store that has no ``facilities`` layer yet."""
     audit = read_audit(store)
     audit = pd.concat([audit, audit_new], ignore_index=True) if len(audit) else audit_new
     layers: dict[str, pd.DataFrame] = {LAYER: facilities}
@@ -348,42 +417,55 @@ def import_facilities(
         return report
     new = to_schema(keep, communes)
     stamp = now_iso()
-    with _store_lock(store_path):
-        current = read_facilities(store_path)
-        cur_by_id = {r["id"]: r for r in (_to_record(s) for _, s in current.iterrows())}
+    st = open_store(store_path)
+    if LAYER not in st.layers():
+        _import_full(st, new, mode, report, stamp, actor)
+        return report
+    with st.transaction() as tx:
+        cur_by_id = {r["id"]: r for r in map(_stored_record, tx.records(LAYER))}
         pairs: list[tuple[str, str, dict | None, dict | None]] = []
-        out_rows = [] if mode == "replace" else [s for _, s in current.iterrows()]
-        index_of = {} if mode == "replace" else {s["id"]: k for k, s in enumerate(out_rows)}
+        seen: set[str] = set()
         for _, s in new.iterrows():
             rec = _to_record(s)
+            seen.add(rec["id"])
             before = cur_by_id.get(rec["id"])
-            s = s.copy()
             if before is not None and _same(before, rec):
                 report["unchanged"] += 1
-                if mode == "replace":
-                    out_rows.append(current.loc[current["id"] == rec["id"]].iloc[0])
                 continue
+            s = s.copy()
             s["updated_at"] = stamp
             s["version"] = (before["version"] + 1) if before is not None else 1
             if before is None:
                 report["inserted"] += 1
+                tx.insert(LAYER, _row_values(s))
             else:
                 report["updated"] += 1
+                tx.update(LAYER, "id", rec["id"], _row_values(s))
             pairs.append((rec["id"], "import", before, _to_record(s)))
-            if rec["id"] in index_of:
-                out_rows[index_of[rec["id"]]] = s
-            else:
-                index_of[rec["id"]] = len(out_rows)
-                out_rows.append(s)
-        if mode == "replace":
-            kept_ids = {s["id"] for s in out_rows}
-            pairs += [(fid, "import_remove", rec, None) for fid, rec in cur_by_id.items()
-                      if fid not in kept_ids]
-        combined = _rows_to_frame(out_rows)
+        removed = [fid for fid in cur_by_id if fid not in seen] if mode == "replace" else []
+        if removed:
+            tx.delete(LAYER, "id", removed)
+            pairs += [(fid, "import_remove", cur_by_id[fid], None) for fid in removed]
         if pairs:
-            _write(store_path, combined, _audit_rows(pairs, stamp, actor))
-        report["total"] = len(combined)
+            tx.append(AUDIT_LAYER, _audit_dicts(pairs, stamp, actor))
+        report["total"] = len(seen) if mode == "replace" else len(set(cur_by_id) | seen)
     return report
+
+
+def _import_full(st: Store, new: gpd.GeoDataFrame, mode: str, report: dict, stamp: str,
+                 actor: str) -> None:
+    """Import into a store without a ``facilities`` layer (written whole)."""
+    rows, pairs = [], []
+    for _, s in new.iterrows():
+        s = s.copy()
+        s["updated_at"] = stamp
+        s["version"] = 1
+        rows.append(s)
+        pairs.append((s["id"], "import", None, _to_record(s)))
+    report["inserted"] = len(rows)
+    _write_full(st, _rows_to_frame(rows), pd.DataFrame(_audit_dicts(pairs, stamp, actor),
+                                                       columns=list(AUDIT_COLUMNS)))
+    report["total"] = len(rows)
 
 
 def _rows_to_frame(rows: list[pd.Series]) -> gpd.GeoDataFrame:
@@ -403,6 +485,10 @@ def export_facilities(store: str | os.PathLike, path: str | os.PathLike) -> Path
     exporting again gives the same file.  The file is written to a temporary name and
     renamed, so a failed export leaves no partial file.
 
+    CSV text cells a spreadsheet would run as a formula (leading ``=``, ``+``,
+    ``-``, ``@``, tab, CR) get a leading ``'`` (:mod:`geo._csv`); a CSV import
+    removes it again, so an export re-imports unchanged.
+
     Returns
     -------
     Path
@@ -421,7 +507,7 @@ def export_facilities(store: str | os.PathLike, path: str | os.PathLike) -> Path
             table = pd.DataFrame(gdf.drop(columns="geometry"))
             table["lon"] = gdf.geometry.x.round(7)
             table["lat"] = gdf.geometry.y.round(7)
-            table.to_csv(tmp, index=False, encoding="utf-8")
+            neutralise_frame(table).to_csv(tmp, index=False, encoding="utf-8")
         elif ext == ".gpkg":
             pyogrio.write_dataframe(gdf, tmp, layer=LAYER, driver="GPKG")
         else:
@@ -508,12 +594,12 @@ def _record_frame(record: Mapping[str, Any], store: Path,
             try:
                 geom = shape(geom)
             except Exception as exc:
-                return (gpd.GeoDataFrame(pd.DataFrame([rec]), geometry=[None], crs=STORED_CRS),
+                return (gpd.GeoDataFrame(pd.DataFrame([rec]), geometry=[None], crs=stored_crs()),
                         [{"file": "<record>", "row": 1, "field": "geometry",
                           "reason": f"not a GeoJSON geometry ({exc})"}])
         rec.pop("lon", None)
         rec.pop("lat", None)
-        return gpd.GeoDataFrame(pd.DataFrame([rec]), geometry=[geom], crs=STORED_CRS), []
+        return gpd.GeoDataFrame(pd.DataFrame([rec]), geometry=[geom], crs=stored_crs()), []
     df = pd.DataFrame([rec]).astype(object)
     locator = None
     if "lon" not in rec and "lat" not in rec and any(
@@ -523,7 +609,7 @@ def _record_frame(record: Mapping[str, Any], store: Path,
 
 
 def _edit(
-    store: str | os.PathLike,
+    store: Store | str | os.PathLike,
     facility_id: str | None,
     changes: Mapping[str, Any],
     expected_version: int | None,
@@ -531,65 +617,78 @@ def _edit(
     actor: str,
     communes: gpd.GeoDataFrame | None,
 ) -> dict:
-    store_path = check_store(store)
-    communes = prepare_communes(communes) if communes is not None else read_communes(store_path)
+    st = open_store(store)
+    store_path = st.check()
+    communes = prepare_communes(communes) if communes is not None else read_communes(st)
     bad = [k for k in changes if k in _MANAGED or (action != "create" and k == "id")]
     if bad:
         raise InvalidDataError(
             f"field(s) {', '.join(bad)} are managed by the registry and cannot be set",
             [{"file": "<record>", "row": 1, "field": k, "reason": "read-only field"}
              for k in bad])
-    with _store_lock(store_path):
-        current = read_facilities(store_path)
-        before: dict | None = None
+    has_layer = LAYER in st.layers()
+    before: dict | None = None
+    if action == "create":
+        fid = clean_text(changes.get("id")) or f"usr-{uuid.uuid4().hex[:12]}"
+        merged = {**changes, "id": fid}
+    else:
+        stored = None
+        if has_layer:
+            with st.snapshot() as snap:
+                stored = snap.get(LAYER, "id", facility_id)
+        if stored is None:
+            raise NotFoundError(f"facility {facility_id!r} not found")
+        before = _stored_record(stored)
+        _check_version(facility_id, before, expected_version)
+        merged = {k: v for k, v in before.items() if k not in ("lon", "lat")}
+        merged["geometry"] = stored["geometry"]
+        moved = any(k in changes for k in ("lon", "lat", "geometry", *ADDRESS_COLUMNS))
+        if moved:
+            merged.pop("geometry")
+            merged["commune_code"] = None
+            if "location_precision" not in changes:
+                merged["location_precision"] = None
+            if any(k in changes for k in ADDRESS_COLUMNS) and not any(
+                    k in changes for k in ("lon", "lat", "geometry")):
+                merged.pop("location_precision", None)
+        merged.update(changes)
+        if moved and "lon" in merged and "lat" not in merged:
+            merged["lat"] = before["lat"]
+        if moved and "lat" in merged and "lon" not in merged:
+            merged["lon"] = before["lon"]
+    frame, problems = _record_frame(merged, store_path, communes)
+    if not problems:
+        problems = find_problems(frame, file="<record>", communes=communes)
+    if problems:
+        raise InvalidDataError(f"facility {merged.get('id')!r}: invalid record", problems)
+    row = to_schema(frame, communes).iloc[0].copy()
+    row["version"] = 1 if before is None else before["version"] + 1
+    row["updated_at"] = now_iso()
+    after = _to_record(row)
+    audit = _audit_dicts([(row["id"], action, before, after)], row["updated_at"], actor)
+    if not has_layer:  # a store without a registry yet: written whole
+        _write_full(st, _rows_to_frame([row]), pd.DataFrame(audit, columns=list(AUDIT_COLUMNS)))
+        return after
+    with st.transaction() as tx:
+        now = _stored_record(tx.get(LAYER, "id", row["id"]))
         if action == "create":
-            fid = clean_text(changes.get("id")) or f"usr-{uuid.uuid4().hex[:12]}"
-            if (current["id"] == fid).any():
-                raise ConflictError(f"facility {fid!r} already exists")
-            merged = {**changes, "id": fid}
+            if now is not None:
+                raise ConflictError(f"facility {row['id']!r} already exists")
+            tx.insert(LAYER, _row_values(row))
         else:
-            hit = current[current["id"] == facility_id]
-            if hit.empty:
+            if now is None:
                 raise NotFoundError(f"facility {facility_id!r} not found")
-            before = _to_record(hit.iloc[0])
-            if expected_version is None or int(expected_version) != before["version"]:
-                raise ConflictError(
-                    f"facility {facility_id!r} is at version {before['version']}, "
-                    f"not {expected_version}: reload and retry")
-            merged = {k: v for k, v in before.items() if k not in ("lon", "lat")}
-            merged["geometry"] = hit.geometry.iloc[0]
-            moved = any(k in changes for k in ("lon", "lat", "geometry", *ADDRESS_COLUMNS))
-            if moved:
-                merged.pop("geometry")
-                merged["commune_code"] = None
-                if "location_precision" not in changes:
-                    merged["location_precision"] = None
-                if any(k in changes for k in ADDRESS_COLUMNS) and not any(
-                        k in changes for k in ("lon", "lat", "geometry")):
-                    merged.pop("location_precision", None)
-            merged.update(changes)
-            if moved and "lon" in merged and "lat" not in merged:
-                merged["lat"] = before["lat"]
-            if moved and "lat" in merged and "lon" not in merged:
-                merged["lon"] = before["lon"]
-        frame, problems = _record_frame(merged, store_path, communes)
-        if not problems:
-            problems = find_problems(frame, file="<record>", communes=communes)
-        if problems:
-            raise InvalidDataError(f"facility {merged.get('id')!r}: invalid record", problems)
-        row = to_schema(frame, communes).iloc[0].copy()
-        row["version"] = 1 if before is None else before["version"] + 1
-        row["updated_at"] = now_iso()
-        after = _to_record(row)
-        rows = [s for _, s in current.iterrows() if s["id"] != row["id"]]
-        if before is None:
-            rows.append(row)
-        else:
-            pos = int(np.flatnonzero(current["id"].to_numpy() == row["id"])[0])
-            rows.insert(pos, row)
-        _write(store_path, _rows_to_frame(rows),
-               _audit_rows([(row["id"], action, before, after)], row["updated_at"], actor))
+            _check_version(facility_id, now, expected_version)
+            tx.update(LAYER, "id", row["id"], _row_values(row))
+        tx.append(AUDIT_LAYER, audit)
     return after
+
+
+def _check_version(facility_id: str | None, stored: dict, expected: int | None) -> None:
+    if expected is None or int(expected) != stored["version"]:
+        raise ConflictError(
+            f"facility {facility_id!r} is at version {stored['version']}, "
+            f"not {expected}: reload and retry")
 
 
 def create_facility(

@@ -79,6 +79,7 @@ __all__ = [
     "GAP_M",
     "REPLACE_M",
     "SEAM_M",
+    "MAX_SNAP_M",
     "MIN_COMPONENT_NODES",
     "NATIONAL_CRS",
     "RoadGraph",
@@ -90,6 +91,11 @@ __all__ = [
 #: (distances within ~1% over the mainland; used for snapping and linking only, edge
 #: lengths are geodesic).
 NATIONAL_CRS = CRS.from_proj4("+proj=laea +lat_0=16 +lon_0=106 +datum=WGS84 +units=m")
+
+#: Points farther than this (m) from every road node are not attached to the graph: an
+#: island without roads (Hoàng Sa, Trường Sa's reefs) has no modelled link, rather than a
+#: sea crossing to the mainland at off-road speed.
+MAX_SNAP_M: float = 20_000.0
 
 #: Points snap only to strongly connected components with at least this many nodes.
 MIN_COMPONENT_NODES: int = 50
@@ -231,7 +237,7 @@ class RoadGraph:
                              osmid=net.osmid[idx], dominant=snappable, crs=crs.to_string(),
                              profile=net.profile, offroad_kph=net.offroad_kph,
                              detour_factor=net.detour_factor, summary=summary,
-                             straight_line_trips=not len(idx))
+                             straight_line_trips=not len(idx), max_snap_m=MAX_SNAP_M)
 
 
 def _large_components(graph: sparse.csr_matrix, min_nodes: int) -> np.ndarray:
@@ -507,7 +513,8 @@ def _build(ways: WayTable, profile: str, extras: tuple[RoadSource, ...],
                         osmid=np.full(n, -1, dtype=np.int64), dominant=snappable,
                         crs=NATIONAL_CRS.to_string(), profile=profile,
                         offroad_kph=OFFROAD_KPH[profile], detour_factor=DETOUR_FACTOR,
-                        summary=summary, straight_line_trips=False)
+                        summary=summary, straight_line_trips=False,
+                        max_snap_m=MAX_SNAP_M)
     return RoadGraph(network=net, edge_v0=e0, edge_v1=e1, summary=summary)
 
 
@@ -719,7 +726,7 @@ def _load(directory: Path) -> RoadGraph:
                         crs=meta["crs"], profile=meta["profile"],
                         offroad_kph=meta["offroad_kph"],
                         detour_factor=meta["detour_factor"], summary=summary,
-                        straight_line_trips=False)
+                        straight_line_trips=False, max_snap_m=MAX_SNAP_M)
     summary["load_seconds"] = round(time.perf_counter() - t0, 2)
     ways_dir = Path(meta["ways_dir"]) if meta.get("ways_dir") else None
     return RoadGraph(network=net, edge_v0=a["edge_v0"], edge_v1=a["edge_v1"],

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from _api_support import make_client
 
+from geo.maps import js_string
+
 PROBLEM = "application/problem+json"
 NT = {"territory": "pre2025:58", "kind": "any", "threshold": 60, "profile": "motorbike"}
 
@@ -162,7 +164,9 @@ def test_siting_job_and_maps(client, ninh_thuan):
     page = client.get(links["map"])
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert page.text.count("planner-facility") >= len(a.facilities)
-    assert sites["features"][0]["properties"]["name"] in page.text
+    # the site's name reaches the page as an escaped JavaScript string (geo.maps.js_string)
+    assert js_string(sites["features"][0]["properties"]["name"].split(" (")[0])[1:-1] \
+        in page.text
     files = {link["title"].removeprefix("Result file "): link["href"]
              for link in state["links"] if link["rel"] == "enclosure"}
     assert {"gpkg", "ranking_csv", "sites_geojson", "newly_served_geojson"} <= set(files)

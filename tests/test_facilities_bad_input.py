@@ -192,7 +192,8 @@ def test_negative_capacity_and_bad_status(store, real_rows, tmp_path):
     rows.loc[0, "capacity"] = "-5"
     rows.loc[2, "status"] = "open"
     path = _write_csv(rows, tmp_path / "cap.csv")
-    _import_fails(store, path, code=4, expect=["row 1", "field capacity", "negative capacity",
+    _import_fails(store, path, code=4, expect=["row 1", "field capacity",
+                                                "must be between 0 and 100000, got -5",
                                                 "row 3", "field status"])
 
 

@@ -46,7 +46,8 @@ def _facilities() -> gpd.GeoDataFrame:
 def test_map_is_self_contained_and_escapes_text(khanh_hoa):
     html = to_html(coverage_map(khanh_hoa, _facilities(), threshold=60, title="Khánh Hòa"))
     assert "<script>alert" not in html
-    assert "&lt;script&gt;alert" in html
+    # HTML-escaped, then passed as a JavaScript string literal (no raw '&', '<' in script)
+    assert "\\u0026lt;script\\u0026gt;alert" in html
     # Leaflet is inlined: no script or stylesheet is fetched from a CDN
     assert 'src="http' not in html
     assert 'rel="stylesheet" href="http' not in html
@@ -80,3 +81,31 @@ def test_siting_map_shows_suggested_sites(khanh_hoa):
     html = to_html(siting_map(communes, _facilities(), suggested, threshold=60, title="t"))
     assert "suggested sites): 1" in html and "newly served): 3" in html
     assert "Xã <b>A</b>" not in html
+
+
+def test_no_data_text_reaches_script_or_template_source(khanh_hoa):
+    """Template-literal, backtick and Jinja payloads stay text (see test_security_xss)."""
+    hostile = [
+        "${document.title=1}", "`);window.__x=1;//", "</div>`);window.__x=1;//",
+        "</script><script>window.__x=1</script>", "{{ 'SS' ~ 'TI' }}", "{% raw %}",
+        "{# c", "\u2028`", "\\`${1}",
+    ]
+    fac = gpd.GeoDataFrame(
+        {"name": hostile, "kind": ["shelter"] * len(hostile),
+         "status": ["operating"] * len(hostile), "capacity": [1] * len(hostile),
+         "location_precision": ["exact"] * len(hostile), "source": hostile[::-1]},
+        geometry=[Point(109.0 + i * 0.01, 12.3) for i in range(len(hostile))], crs=4326)
+    communes = khanh_hoa.copy()
+    communes["newly_served"] = False
+    suggested = gpd.GeoDataFrame(
+        {"rank": [1], "candidate_id": ["x"], "name": ["{{ 'SS' ~ 'TI' }}`${1}"],
+         "marginal_population": [1], "marginal_communes": [1]},
+        geometry=[Point(109.0, 12.5)], crs=4326)
+    for fmap in (coverage_map(communes, fac, threshold=60, title="{{ 'SS' ~ 'TI' }}"),
+                 siting_map(communes, fac, suggested, threshold=60, title="`${1}`")):
+        html = to_html(fmap)
+        assert "SSTI" not in html  # no server-side template evaluation
+        script = html.split("<body>", 1)[1]
+        for text in hostile:
+            if any(c in text for c in "<>`${"):
+                assert text not in script, text

@@ -191,3 +191,41 @@ def test_cli_writes_files(store_path: Path, tmp_path: Path, national) -> None:
     layers = {name for name, _ in pyogrio.list_layers(paths["gpkg"])}
     assert layers == {"provinces", "provinces_pre2025", "communes"}
     assert pyogrio.read_info(paths["gpkg"], layer="communes")["features"] == 3321
+
+
+def test_national_endpoints(store_path: Path, sources_dir: Path, network_cache: Path,
+                            tmp_path: Path, national) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.settings import ServiceSettings
+
+    app = create_app(ServiceSettings(store=store_path, map_tiles=None,
+                                     sources_dir=sources_dir, cache_dir=network_cache))
+    with TestClient(app) as client:
+        r = client.get("/analysis/national", params={"kind": "any"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        feats = body["provinces"]["features"]
+        assert len(feats) == 34 and body["threshold_min"] == 60
+        top = feats[0]["properties"]
+        assert top["population_not_reached"] >= feats[-1]["properties"][
+            "population_not_reached"]
+        assert body["totals"]["communes"] == 3321
+        old = client.get("/analysis/national", params={"era": "pre2025"}).json()
+        assert len(old["provinces"]["features"]) == 63
+        com = client.get("/analysis/national/communes", params={"territory": "56"}).json()
+        assert len(com["features"]) == 65
+        p = com["features"][0]["properties"]
+        assert {"minutes", "share_within", "population_beyond", "reached"} <= set(p)
+        cells = client.get("/analysis/cells", params={"commune": "22801"}).json()
+        assert cells["features"] and cells["features"][0]["geometry"]["type"] == "Polygon"
+        assert sum(f["properties"]["population"] for f in cells["features"]) > 1000
+        for bad in ({"kind": "elderly"}, {"threshold": "-5"}, {"era": "1990"},
+                    {"share": "2"}, {"nonsense": "1"}):
+            r = client.get("/analysis/national", params=bad)
+            assert 400 <= r.status_code < 500, (bad, r.status_code)
+            assert r.headers["content-type"].startswith("application/problem+json")
+        assert client.get("/analysis/cells", params={"commune": "99999"}).status_code == 404
+        assert client.get("/analysis/cells", params={"commune": "12"}).status_code in (400,
+                                                                                          422)

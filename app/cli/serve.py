@@ -25,6 +25,7 @@ def serve(
     """Serve the API, the maps and the planners' web page (settings: PLANNER_SERVICE_*)."""
     import uvicorn
 
+    from app.errors import ProblemH11Protocol
     from app.main import create_app
 
     overrides: dict = {}
@@ -44,4 +45,5 @@ def serve(
         log_level=log_level,
         proxy_headers=False,
         server_header=False,
+        http=ProblemH11Protocol,  # refused requests answered as problem+json
     )

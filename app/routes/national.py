@@ -22,12 +22,13 @@ from app.routes._deps import StateDep
 from app.routes._models import KindOrAny
 from app.routes._state import ServiceState
 from app.routes.analysis import ProfileQ, TerritoryQ, _sources, assessment
+from app.routes.collections import KnownQuery
 from geo._errors import NotFoundError
 from geo.coverage import DEFAULT_SERVED_MINUTES
 from geo.national import SHARE_REQUIRED, NationalInputs, national_inputs
 from geo.national_check import NationalResult, national_check
 
-router = APIRouter(tags=["national"])
+router = APIRouter(tags=["national"], dependencies=[KnownQuery])
 
 KindQ = Annotated[KindOrAny, Query(description="Facility kind ('any' = any kind)")]
 OptThresholdQ = Annotated[float | None, Query(gt=0, le=600, description="Served within "

@@ -8,22 +8,27 @@ Validation, the audit record and the single atomic store write are done by
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import anyio
+import numpy as np
 import pandas as pd
+import shapely
 from fastapi import APIRouter, Header, HTTPException, Path, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from app.routes._deps import ApiKeyDep, StateDep
 from app.routes._models import FacilityCreate, FacilityPatch, Feature
-from app.routes._state import ServiceState
+from app.routes._state import COLLECTIONS, LayerIndex, ServiceState, _properties_json
 from app.routes.collections import GeoJSONResponse, facility_etag
 from geo import registry
 from geo._errors import NotFoundError
+from geo.facilities import COLUMNS
+from geo.store import read_layer
 
 router = APIRouter(tags=["registry"])
 
@@ -83,13 +88,163 @@ def _feature_response(
                            headers=headers)
 
 
+async def _run_write(state: ServiceState, fn, *args: Any, **kwargs: Any) -> dict:  # noqa: ANN001
+    """Run :func:`_write` on the service's one registry-writer thread.
+
+    The store takes one write transaction at a time anyway; doing the
+    validation of queued edits one after the other (instead of on every
+    thread of the pool at once) leaves the pool and the interpreter free for
+    reads, so a burst of writes does not slow reads down.
+    """
+    limiter = state.extras.get("write_limiter")
+    if limiter is None:
+        limiter = state.extras.setdefault("write_limiter", anyio.CapacityLimiter(1))
+    return await anyio.to_thread.run_sync(
+        functools.partial(_write, state, fn, *args, **kwargs), limiter=limiter)
+
+
 def _write(state: ServiceState, fn, *args: Any, **kwargs: Any) -> dict:  # noqa: ANN001
+    """Run one registry edit (its own store transaction), then refresh that facility in memory.
+
+    Edits of different facilities run concurrently (the store serialises only
+    the short write transaction); the in-memory index is swapped under
+    ``state.write_lock``.
+    """
+    communes = state.frame("communes") if "communes" in state.layers else None
+    stored = fn(state.store, *args, communes=communes, **kwargs)
     with state.write_lock:
-        communes = state.frame("communes") if "communes" in state.layers else None
         try:
-            return fn(state.store, *args, communes=communes, **kwargs)
-        finally:
+            _refresh(state, stored["id"], stored)
+        except Exception:  # noqa: BLE001 - fall back to re-reading the layer
             state.reload("facilities")
+        with state.cache_lock:
+            state.cache.clear()
+    return stored
+
+
+def _splice_record(state: ServiceState, layer: LayerIndex, pos: int, stored: dict) -> None:
+    """Replace feature ``pos`` by the committed record (no store read, no frame building)."""
+    if any(c in stored and c not in layer.gdf.columns for c in COLUMNS):
+        state.reload("facilities")  # the write added a column (a store older than the schema)
+        return
+    gdf = layer.gdf.copy()
+    geom_col = gdf.geometry.name
+    lon, lat = stored.get("lon"), stored.get("lat")
+    geom = None if lon is None or lat is None else shapely.Point(lon, lat)
+    props = {}
+    for col in gdf.columns:
+        if col == geom_col:
+            continue
+        value = stored[col] if col in stored else gdf.at[pos, col]
+        if isinstance(value, float) and value != value:
+            value = None
+        elif isinstance(value, np.generic):
+            value = value.item()
+        props[col] = value
+        gdf.at[pos, col] = np.nan if value is None and gdf[col].dtype.kind == "f" else value
+    gdf.at[pos, geom_col] = geom
+    fid = str(stored["id"])
+    feature = ('{"type":"Feature","id":' + json.dumps(fid, ensure_ascii=False)
+               + ',"geometry":' + (shapely.to_geojson(geom) if geom is not None else "null")
+               + ',"properties":' + json.dumps(props, ensure_ascii=False, separators=(",", ":"),
+                                              default=str) + "}")
+    features = list(layer.features)
+    features[pos] = feature
+    bounds = layer.bounds.copy()
+    bounds[pos] = shapely.bounds(geom) if geom is not None else np.nan
+    geoms = layer.geoms.copy()
+    geoms[pos] = geom
+    values = {}
+    for k, v in layer.values.items():
+        v = v.astype(object)  # a copy; object: a longer value must not be cut to the width
+        v[pos] = str(props.get(k))
+        values[k] = v
+    finite = np.isfinite(bounds).all(axis=1)
+    extent = layer.extent
+    if finite.any():
+        b = bounds[finite]
+        extent = (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()),
+                  float(b[:, 3].max()))
+    state.layers["facilities"] = LayerIndex(gdf=gdf, fids=layer.fids, features=features,
+                                            bounds=bounds, geoms=geoms, values=values,
+                                            position=layer.position, extent=extent)
+
+
+def _index_one(row: pd.DataFrame, spec: Any) -> LayerIndex:
+    """:func:`app.routes._state.index_layer` for one row read from the store (EPSG:4326)."""
+    row = row.reset_index(drop=True)
+    fids = row[spec.fid].astype(str).to_numpy()
+    geoms = row.geometry.to_numpy()
+    geom_json = shapely.to_geojson(geoms)
+    props = _properties_json(pd.DataFrame(row.drop(columns=row.geometry.name)))
+    features = ['{"type":"Feature","id":' + json.dumps(f, ensure_ascii=False) + ',"geometry":'
+                + (g if g is not None else "null") + ',"properties":' + p + "}"
+                for f, g, p in zip(fids, geom_json, props, strict=True)]
+    values = {c: row[c].astype(str).to_numpy() for c in spec.filters if c in row.columns}
+    return LayerIndex(gdf=row, fids=fids, features=features, bounds=shapely.bounds(geoms),
+                      geoms=geoms, values=values, position={}, extent=None)
+
+
+def _refresh(state: ServiceState, fid: str, stored: dict | None = None) -> None:
+    """Splice one facility into the in-memory index.
+
+    A changed facility is rebuilt from ``stored`` (the record the write just
+    committed, as :mod:`geo.registry` returns it); a new one is read back from
+    the store.
+    """
+    layer = state.layers.get("facilities")
+    if layer is None:
+        state.reload("facilities")
+        return
+    pos = layer.position.get(fid)
+    if pos is not None and stored is not None:
+        _splice_record(state, layer, pos, stored)
+        return
+    quoted = "'" + fid.replace("'", "''") + "'"
+    row = read_layer(state.store, "facilities", where=f"id = {quoted}")
+    if len(row) != 1:
+        state.reload("facilities")
+        return
+    one = _index_one(row, COLLECTIONS["facilities"])
+    gdf = layer.gdf
+    pos = layer.position.get(fid)
+    row = row.set_axis([pos if pos is not None else len(gdf)])
+    if pos is None:
+        gdf = pd.concat([gdf, row.astype(gdf.dtypes.to_dict(), errors="ignore")])
+        fids = np.concatenate([layer.fids, one.fids])
+        features = [*layer.features, one.features[0]]
+        bounds = np.vstack([layer.bounds, one.bounds])
+        geoms = np.concatenate([layer.geoms, one.geoms])
+        values = {k: np.concatenate([v, one.values[k]]) for k, v in layer.values.items()}
+        position = {**layer.position, fid: len(layer.fids)}
+    else:
+        gdf = gdf.copy()
+        for col in gdf.columns:
+            if col in row.columns:
+                gdf.at[pos, col] = row.iloc[0][col]
+        fids = layer.fids
+        features = list(layer.features)
+        features[pos] = one.features[0]
+        bounds = layer.bounds.copy()
+        bounds[pos] = one.bounds[0]
+        geoms = layer.geoms.copy()
+        geoms[pos] = one.geoms[0]
+        values = {}
+        for k, v in layer.values.items():
+            v = v.copy()
+            v[pos] = one.values[k][0]
+            values[k] = v
+        position = layer.position
+    gdf = gdf.reset_index(drop=True)
+    finite = np.isfinite(bounds).all(axis=1)
+    extent = layer.extent
+    if finite.any():
+        b = bounds[finite]
+        extent = (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()),
+                  float(b[:, 3].max()))
+    state.layers["facilities"] = LayerIndex(gdf=gdf, fids=fids, features=features, bounds=bounds,
+                                            geoms=geoms, values=values, position=position,
+                                            extent=extent)
 
 
 _WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -115,7 +270,7 @@ async def create(
     record: dict[str, Any] = body.properties.model_dump(exclude_none=True)
     if body.geometry is not None:
         record["geometry"] = body.geometry.model_dump()
-    stored = await run_in_threadpool(_write, state, registry.create_facility, record, actor=actor)
+    stored = await _run_write(state, registry.create_facility, record, actor=actor)
     return _feature_response(state, stored["id"], request, 201)
 
 
@@ -143,9 +298,7 @@ async def update(
         changes["geometry"] = body.geometry.model_dump()
     if not changes:
         raise HTTPException(400, "nothing to change: give properties and/or a geometry")
-    await run_in_threadpool(
-        _write, state, registry.update_facility, fid, changes, version, actor=actor
-    )
+    await _run_write(state, registry.update_facility, fid, changes, version, actor=actor)
     return _feature_response(state, fid, request, 200)
 
 
@@ -185,9 +338,7 @@ async def replace(
     else:
         raise HTTPException(400, "PUT replaces the whole facility: give a geometry, or the "
                                  "commune / district / province names to place it")
-    await run_in_threadpool(
-        _write, state, registry.update_facility, fid, record, version, actor=actor
-    )
+    await _run_write(state, registry.update_facility, fid, record, version, actor=actor)
     return _feature_response(state, fid, request, 200)
 
 
@@ -213,7 +364,7 @@ async def close(
     of the analyses) and in the audit trail.
     """
     version = expected_version(if_match)
-    await run_in_threadpool(_write, state, registry.close_facility, fid, version, actor=actor)
+    await _run_write(state, registry.close_facility, fid, version, actor=actor)
     return _feature_response(state, fid, request, 200)
 
 
