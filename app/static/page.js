@@ -140,6 +140,7 @@ let map = null, roadsLayer = null, dataLayer = null, facLayer = null, roadsKey =
 
 function initMap() {
   map = L.map("nation-map", { zoomSnap: 0.25 }).setView([16.0, 106.0], 5);
+  window.plannerMap = map; // for tests that open every tooltip of the page's maps
   map.attributionControl.addAttribution("© OpenStreetMap contributors");
   L.control.scale({ metric: true, imperial: false, maxWidth: 160 }).addTo(map);
   map.createPane("roads");
