@@ -759,22 +759,28 @@ async function showCells(seq) {
   crumbs();
   loadPanels(seq);
   showOnly("cells-table");
-  const known = territoryCommunes && territoryCommunes.fc.features.find((f) => f.properties.commune_code === state.commune);
-  const cname = known ? `${known.properties.name} (${state.commune})` : state.commune;
-  setTitle(`Xã (commune) ${cname} — ô dân cư 1 km (1 km residential cells)`);
+  setTitle(`Xã (commune) ${state.commune} — ô dân cư 1 km (1 km residential cells)`);
   setStatus($("status"), "Đang tải… (loading)");
   let body = null;
   if (!cellsApi) {
     setStatus($("status"), "Máy chủ chưa có ô dân cư (/analysis/cells): this server has no residential cells yet", true);
     return;
   }
+  // the province's communes (name and outline; cached after a drill-down) beside the cells
+  const communesReady = communeFeatures(coveragePromise).catch(() => null);
   try {
     body = (await getJSON("/analysis/cells?" + query({ commune: state.commune }))).body;
   } catch (err) {
     if (seq === renderSeq) setStatus($("status"), "Lỗi (error): " + err.message, true);
     return;
   }
+  await communesReady;
   if (seq !== renderSeq) return;
+  const known = territoryCommunes && territoryCommunes.fc.features.find((f) => f.properties.commune_code === state.commune);
+  if (known) {
+    setTitle(`Xã (commune) ${known.properties.name} (${state.commune}) — ô dân cư 1 km (1 km residential cells)`);
+    crumbs();
+  }
   const feats = body.features;
   const mins = feats.map((f) => f.properties.minutes).filter((m) => m !== null && m !== undefined);
   const max = mins.length ? Math.max(...mins) : null;
