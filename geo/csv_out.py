@@ -9,6 +9,9 @@ read it too.  Numbers are rounded by what they are:
 * percentages (``pct_*``/``*_pct``, ``share_*`` on 0–100): 2 decimals;
 * minutes, kilometres and other measures: 1 decimal;
 * counts (``population``, ``communes``…) stay integers; infinities are written empty.
+
+Text cells that a spreadsheet would run as a formula (``=…``, ``+…``, ``@…``) are
+neutralised with :func:`geo._csv.neutralise_frame` (OWASP *CSV Injection*).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from geo._csv import neutralise_frame
 
 __all__ = ["BOM", "round_for_csv", "to_csv_text", "write_csv"]
 
@@ -66,8 +71,9 @@ def round_for_csv(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_csv_text(frame: pd.DataFrame) -> str:
-    """The CSV text (BOM first, rounded) of a table, as :func:`write_csv` writes it."""
-    return BOM + round_for_csv(frame).to_csv(index=False, lineterminator="\r\n")
+    """The CSV text (BOM first, rounded, formulas neutralised), as :func:`write_csv` writes it."""
+    table = neutralise_frame(round_for_csv(frame))
+    return BOM + table.to_csv(index=False, lineterminator="\r\n")
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> Path:

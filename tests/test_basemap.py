@@ -144,6 +144,8 @@ def test_csv_rounding_and_bom():
     assert str(r["population"].dtype) == "Int64" and pd.isna(r["far"].iloc[0])
     text = to_csv_text(df)
     assert text.startswith(BOM) and "Khánh Hòa" in text
+    hostile = to_csv_text(pd.DataFrame({"nearest_facility_id": ["=HYPERLINK(\"x\")"]}))
+    assert "'=HYPERLINK" in hostile  # a spreadsheet shows it as text
     back = pd.read_csv(io.StringIO(text.removeprefix(BOM)))
     assert back["name"].iloc[0] == "Khánh Hòa"
 
