@@ -26,6 +26,7 @@ from app.errors import (
 from app.routes import analysis as analysis_routes
 from app.routes import collections as collections_routes
 from app.routes import docs as docs_routes
+from app.routes import downloads as downloads_routes
 from app.routes import jobs as jobs_routes
 from app.routes import maps as maps_routes
 from app.routes import national as national_routes
@@ -106,6 +107,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(analysis_routes.router)
     app.include_router(national_routes.router)
     app.include_router(maps_routes.router)
+    app.include_router(downloads_routes.router)
     app.include_router(jobs_routes.router)
     app.include_router(page_routes.router)
     page_routes.mount_static(app)

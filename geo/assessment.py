@@ -565,7 +565,8 @@ def _summary(
 
 
 def write_assessment(
-    assessment: Assessment, out_dir: str | Path, *, tiles: str | None = "OpenStreetMap"
+    assessment: Assessment, out_dir: str | Path, *, tiles: str | None = "OpenStreetMap",
+    roads: gpd.GeoDataFrame | None = None,
 ) -> dict[str, Path]:
     """Write the GeoPackage, CSV summaries, JSON summary and the HTML map.
 
@@ -576,7 +577,11 @@ def write_assessment(
     out_dir : path
         Output directory (created).
     tiles : str or None
-        Map background tiles (``None`` for an offline map with no basemap).
+        Map background tiles (``None``: no online tiles).
+    roads : GeoDataFrame, optional
+        Main roads of the offline basemap (:func:`geo.basemap.territory_roads`).
+
+    CSV files carry a UTF-8 BOM and rounded numbers (:mod:`geo.csv_out`).
 
     Returns
     -------
@@ -584,6 +589,7 @@ def write_assessment(
         ``{'gpkg', 'coverage_csv', 'communes_csv', 'unserved_csv', 'summary_json',
         'map_html'}`` → paths.
     """
+    from geo.csv_out import write_csv
     from geo.maps import coverage_map, save_map  # folium only when writing maps
 
     out = Path(out_dir)
@@ -605,16 +611,17 @@ def write_assessment(
     if len(a.facilities):
         a.facilities.to_file(tmp, layer="facilities", driver="GPKG")
     tmp.replace(paths["gpkg"])
-    a.coverage.to_csv(paths["coverage_csv"], index=False)
+    write_csv(a.coverage, paths["coverage_csv"])
     table = pd.DataFrame(communes.drop(columns="geometry"))
-    table.to_csv(paths["communes_csv"], index=False)
-    table[~table["served"]].sort_values("population", ascending=False).to_csv(
-        paths["unserved_csv"], index=False)
+    write_csv(table, paths["communes_csv"])
+    write_csv(table[~table["served"]].sort_values("population", ascending=False),
+              paths["unserved_csv"])
     paths["summary_json"].write_text(
         json.dumps(a.summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     title = (f"{a.territory.name} ({'trước 2025' if a.territory.era == 'pre2025' else '2025'})"
              f" — {a.kind}, ≤ {a.threshold:g} min, {a.profile}")
     fmap = coverage_map(a.communes, a.facilities, threshold=a.threshold, title=title,
-                        kind=a.kind, tiles=tiles)
+                        kind=a.kind, tiles=tiles, roads=roads,
+                        caveats=a.summary.get("fallbacks", []))
     save_map(fmap, paths["map_html"])
     return paths

@@ -244,6 +244,7 @@ def write_report(
         "html": out / f"{stem}.html",
     }
     paths["json"].write_text(report_to_json(report), encoding="utf-8")
-    paths["csv"].write_text(report_to_csv(report), encoding="utf-8")
+    # UTF-8 with a BOM, so Excel shows Vietnamese (as every CSV the planner writes)
+    paths["csv"].write_text("\ufeff" + report_to_csv(report), encoding="utf-8")
     paths["html"].write_text(report_to_html(report, coverage_map_href), encoding="utf-8")
     return paths

@@ -2,9 +2,10 @@
 
 Maps are *self-contained*: Leaflet's JavaScript and CSS (BSD-2, vendored in
 ``geo/_vendor/leaflet``) are inlined into the HTML, and folium's other CDN
-assets (jQuery, Bootstrap, awesome-markers) are not used, so a map opens
-offline.  Only the background tiles need a network; without one the communes
-and facilities still draw on a blank background.
+assets (jQuery, Bootstrap, awesome-markers, Leaflet plugins) are not used, so a
+map opens offline.  The offline basemap (main roads from the OSM road table),
+the metric scale bar, the collapsible legend and the palettes come from
+:mod:`geo.basemap`; online tiles remain optional.
 
 Every text that comes from data (facility and commune names, sources) is
 HTML-escaped before it reaches a popup or tooltip, and never reaches JavaScript
@@ -33,29 +34,18 @@ import shapely
 from branca.element import MacroElement
 from folium.template import Template
 
+from geo import basemap
 from geo._errors import CRSError
+from geo.basemap import KIND_COLOURS
 from geo.facilities import KIND_LABELS as FACILITY_KIND_LABELS
 
-#: Marker colour per facility kind (colour-blind-safe-ish qualitative palette).
-KIND_COLOURS: dict[str, str] = {
-    "social_work_centre": "#1f77b4",
-    "social_protection_general": "#9467bd",
-    "elderly_care": "#2ca02c",
-    "children_care": "#ff7f0e",
-    "disability_care": "#8c564b",
-    "mental_health_care": "#e377c2",
-    "drug_rehab": "#d62728",
-    "shelter": "#17becf",
-}
+__all__ = ["KIND_COLOURS", "KIND_LABELS", "coverage_map", "save_map", "siting_map", "to_html"]
 
 #: Vietnamese label (English beside it) per facility kind, and for "any".
 KIND_LABELS: dict[str, str] = {
     kind: f"{vi} ({en})" for kind, (vi, en, _) in FACILITY_KIND_LABELS.items()
 } | {"any": "Mọi loại hình (any kind)"}
 
-_TIME_BINS = [0, 15, 30, 60, 90, 120, 180]
-_TIME_COLOURS = ["#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027"]
-_NO_ROUTE_COLOUR = "#7f7f7f"
 
 
 # folium's Popup builds its content with jQuery's ``$(html)``; jQuery is not
@@ -152,13 +142,14 @@ def _new_map(bounds: tuple[float, float, float, float], tiles: str | None) -> fo
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
         zoom_start=9,
         tiles=None,
-        control_scale=True,
+        control_scale=False,  # geo.basemap adds a metric-only scale bar
     )
     # Leaflet is inlined by to_html(); folium's CDN assets are dropped.
     fmap.default_js = []
     fmap.default_css = []
     if tiles:
-        folium.TileLayer(tiles, name="Nền bản đồ (basemap)", control=True).add_to(fmap)
+        folium.TileLayer(tiles, name="Nền bản đồ trực tuyến (online tiles)",
+                         control=True).add_to(fmap)
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     return fmap
 
@@ -198,15 +189,6 @@ def _check_4326(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
     return gdf if gdf.crs.to_epsg() == 4326 else gdf.to_crs(4326)
 
 
-def _minutes_colour(value: float | None) -> str:
-    if value is None or not np.isfinite(value):
-        return _NO_ROUTE_COLOUR
-    for upper, colour in zip(_TIME_BINS[1:], _TIME_COLOURS, strict=True):
-        if value <= upper:
-            return colour
-    return _TIME_COLOURS[-1]
-
-
 def html_text(value: object) -> str:
     """HTML-escape a data text, braces included (``{`` → ``&#123;``).
 
@@ -233,38 +215,12 @@ def _popup_table(rows: list[tuple[str, object]]) -> str:
     return f"<table>{cells}</table>"
 
 
-def _legend_html(title: str, kinds: list[str], threshold: float) -> str:
-    time_rows = "".join(
-        f"<div><span style='background:{c};width:14px;height:10px;display:inline-block'></span> "
-        f"{lo}–{hi} min</div>"
-        for lo, hi, c in zip(_TIME_BINS[:-1], _TIME_BINS[1:], _TIME_COLOURS, strict=True)
-    )
-    time_rows += (
-        f"<div><span style='background:{_NO_ROUTE_COLOUR};width:14px;height:10px;"
-        "display:inline-block'></span> không có tuyến (no route)</div>"
-        f"<div><span style='border:2px solid #000;width:12px;height:8px;display:inline-block'>"
-        f"</span> chưa được phục vụ &gt; {threshold:g} min (unserved)</div>"
-    )
-    kind_rows = "".join(
-        f"<div><span style='background:{KIND_COLOURS.get(k, '#333')};border-radius:50%;"
-        f"width:10px;height:10px;display:inline-block'></span> "
-        f"{html_text(KIND_LABELS.get(k, k))}</div>"
-        for k in kinds
-    )
-    return (
-        "<div id='planner-legend' style='position:fixed;bottom:24px;left:12px;z-index:9999;"
-        "background:rgba(255,255,255,.92);padding:8px 10px;font:12px sans-serif;"
-        "border:1px solid #999;border-radius:4px;max-width:320px'>"
-        f"<b>{html_text(title)}</b><div style='margin-top:4px'><i>Thời gian di chuyển "
-        f"(travel time)</i></div>{time_rows}"
-        + (f"<div style='margin-top:4px'><i>Cơ sở (facilities)</i></div>{kind_rows}"
-           if kinds else "")
-        + "</div>"
-    )
-
-
-def _add_facilities(fmap: folium.Map, facilities: gpd.GeoDataFrame, name: str) -> list[str]:
+def _add_facilities(fmap: folium.Map, facilities: gpd.GeoDataFrame, name: str,
+                    ) -> tuple[list[str], str, int]:
     layer = folium.FeatureGroup(name=name, show=True)
+    pts = facilities.geometry[facilities.geometry.notna() & ~facilities.geometry.is_empty]
+    keys = pd.Series([f"{g.x:.5f},{g.y:.5f}" for g in pts], dtype=object)
+    stacked = int(keys.duplicated(keep=False).sum())
     kinds: list[str] = []
     for row in facilities.itertuples(index=False):
         geom = row.geometry
@@ -287,9 +243,9 @@ def _add_facilities(fmap: folium.Map, facilities: gpd.GeoDataFrame, name: str) -
         marker = folium.CircleMarker(
             location=[geom.y, geom.x],
             radius=7 if precision == "exact" else 6,
-            color="#000" if precision == "exact" else "#555",
+            color="#000" if precision == "exact" else "#333",
             dash_array=None if precision == "exact" else "3",
-            weight=1.5,
+            weight=2,
             fill=True,
             fill_color=KIND_COLOURS.get(kind, "#333"),
             fill_opacity=0.9,
@@ -298,7 +254,24 @@ def _add_facilities(fmap: folium.Map, facilities: gpd.GeoDataFrame, name: str) -
         marker.add_child(SafeBinding(popup, html_text(getattr(row, "name", "")), 360))
         marker.add_to(layer)
     layer.add_to(fmap)
-    return kinds
+    return kinds, layer.get_name(), stacked
+
+
+def _commune_caveats(data: pd.DataFrame) -> pd.Series:
+    """Per-commune caveat text, shown beside its travel time."""
+    out = []
+    model = data.get("travel_model", pd.Series(index=data.index, dtype=object))
+    prec = data.get("nearest_location_precision", pd.Series(index=data.index, dtype=object))
+    for minutes, m, p in zip(data["minutes"], model, prec, strict=True):
+        notes = []
+        if pd.isna(minutes):
+            notes.append("không có tuyến mô hình hóa (no modelled link)")
+        if m == "straight_line":
+            notes.append("đoạn đường chim bay (straight-line leg)")
+        if isinstance(p, str) and p and p != "exact":
+            notes.append(f"vị trí cơ sở gần đúng (approximate location: {p})")
+        out.append("; ".join(notes))
+    return pd.Series(out, index=data.index, dtype=object)
 
 
 def coverage_map(
@@ -309,6 +282,8 @@ def coverage_map(
     title: str,
     kind: str = "any",
     tiles: str | None = "OpenStreetMap",
+    roads: gpd.GeoDataFrame | None = None,
+    caveats: list[str] | tuple[str, ...] = (),
 ) -> folium.Map:
     """Build the coverage map of a territory.
 
@@ -330,6 +305,10 @@ def coverage_map(
         Facility kind of the analysis (``"any"`` for all kinds).
     tiles : str or None
         Background tiles (needs a network); ``None`` for none.
+    roads : GeoDataFrame, optional
+        Main roads of the offline basemap (:func:`geo.basemap.territory_roads`).
+    caveats : list of str
+        The result's fallbacks and caveats, listed in the legend.
 
     Returns
     -------
@@ -341,8 +320,10 @@ def coverage_map(
     facilities = _check_4326(facilities, "facilities")
     fmap = _new_map(_focus_bounds(communes), tiles)
 
+    basemap.add_basemap(fmap, roads)
     cols = [c for c in ("commune_code", "name", "minutes", "served", "population",
-                        "travel_model", "nearest_facility_id") if c in communes.columns]
+                        "travel_model", "nearest_facility_id", "nearest_location_precision")
+            if c in communes.columns]
     data = communes[cols + ["geometry"]].copy()
     data["minutes"] = pd.to_numeric(data["minutes"], errors="coerce").replace(np.inf, np.nan)
     data["minutes_label"] = data["minutes"].map(lambda m: "no route" if pd.isna(m) else f"{m:.0f}")
@@ -350,13 +331,17 @@ def coverage_map(
     for col in ("name", "commune_code", "travel_model", "nearest_facility_id"):
         if col in data.columns:
             data[col] = data[col].map(html_text)
-    data["fill"] = data["minutes"].map(_minutes_colour)
+    data["fill"] = data["minutes"].map(basemap.minutes_colour)
+    data["caveat"] = _commune_caveats(data).map(html_text)
 
     fields = ["name", "commune_code", "minutes_label", "population"]
     aliases = ["Xã/phường (commune)", "Mã (code)", "Phút (minutes)", "Dân số (population)"]
     if "travel_model" in data.columns:
         fields.append("travel_model")
         aliases.append("Mô hình (travel model)")
+    if data["caveat"].astype(bool).any():
+        fields.append("caveat")
+        aliases.append("Lưu ý (caveat)")
     folium.GeoJson(
         data.drop(columns=["served"], errors="ignore"),
         name=f"Thời gian tới cơ sở (travel time, {kind})",
@@ -387,8 +372,14 @@ def coverage_map(
             ),
         ).add_to(fmap)
 
-    kinds = _add_facilities(fmap, facilities, f"Cơ sở (facilities): {len(facilities)}")
-    fmap.get_root().html.add_child(folium.Element(_legend_html(title, kinds, threshold)))
+    kinds, fac_layer, stacked = _add_facilities(fmap, facilities,
+                                                f"Cơ sở (facilities): {len(facilities)}")
+    finite = data["minutes"].dropna()
+    fmap.get_root().html.add_child(folium.Element(basemap.legend_html(
+        title, kinds, KIND_LABELS, threshold,
+        max_minutes=float(finite.max()) if len(finite) else None,
+        caveats=list(caveats), stacked=stacked)))
+    basemap.add_map_details(fmap, fac_layer)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap
 
@@ -401,6 +392,8 @@ def siting_map(
     threshold: float,
     title: str,
     tiles: str | None = "OpenStreetMap",
+    roads: gpd.GeoDataFrame | None = None,
+    caveats: list[str] | tuple[str, ...] = (),
 ) -> folium.Map:
     """Build the map of a siting suggestion.
 
@@ -420,8 +413,15 @@ def siting_map(
         Legend title.
     tiles : str or None
         Background tiles; ``None`` for none.
+    roads, caveats
+        As :func:`coverage_map`.
+
+    Suggested sites are yellow squares drawn with Leaflet's core ``L.divIcon``: no
+    plugin (the map used to load ``L.RegularPolygonMarker`` from a CDN and lost its
+    sites and layer control offline).
     """
-    fmap = coverage_map(communes, existing, threshold=threshold, title=title, tiles=tiles)
+    fmap = coverage_map(communes, existing, threshold=threshold, title=title, tiles=tiles,
+                        roads=roads, caveats=caveats)
     suggested = _check_4326(suggested, "suggested sites")
     if "newly_served" in communes.columns:
         newly = _check_4326(communes, "communes")

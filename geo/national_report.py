@@ -131,7 +131,10 @@ def national_map(result: NationalResult, provinces: gpd.GeoDataFrame,
     import folium
 
     t = result.thresholds[kind]
-    fmap = folium.Map(location=[16.0, 106.5], zoom_start=6, tiles=None, control_scale=True)
+    from geo.basemap import add_map_details
+
+    fmap = folium.Map(location=[16.0, 106.5], zoom_start=6, tiles=None, control_scale=False)
+    fmap.default_js, fmap.default_css = [], []  # offline: Leaflet is inlined by save_map
     prov = provinces.to_crs(4326).copy()
     prov["geometry"] = prov.geometry.simplify(0.01)
     value = f"population_not_reached_{kind}"
@@ -192,6 +195,7 @@ def national_map(result: NationalResult, provinces: gpd.GeoDataFrame,
         f"reached</div>{legend}<div>© OpenStreetMap contributors (roads); WorldPop; GHSL"
         f"</div></details>"))
     folium.LayerControl(collapsed=True).add_to(fmap)
+    add_map_details(fmap)  # metric scale bar, OSM attribution
     b = prov.total_bounds
     # the mainland and the near islands; Trường Sa and Hoàng Sa stay reachable by panning
     fmap.fit_bounds([[max(b[1], 8.3), b[0]], [b[3], 109.6]])

@@ -831,7 +831,8 @@ def site_plan_geojson(plan: SitePlan) -> dict[str, dict]:
 
 
 def write_site_plan(plan: SitePlan, out_dir: str | os.PathLike,
-                    tiles: str | None = "OpenStreetMap") -> dict[str, Path]:
+                    tiles: str | None = "OpenStreetMap",
+                    roads: gpd.GeoDataFrame | None = None) -> dict[str, Path]:
     """Write the plan: GeoPackage, CSV tables and the folium map.
 
     Parameters
@@ -840,7 +841,9 @@ def write_site_plan(plan: SitePlan, out_dir: str | os.PathLike,
     out_dir : path
         Output directory (created).
     tiles : str or None
-        Map background tiles (``None``: offline map without basemap).
+        Map background tiles (``None``: no online tiles).
+    roads : GeoDataFrame, optional
+        Main roads of the offline basemap (:func:`geo.basemap.territory_roads`).
 
     Returns
     -------
@@ -854,6 +857,7 @@ def write_site_plan(plan: SitePlan, out_dir: str | os.PathLike,
         ``newly_served_geojson``, ``candidates_geojson``, ``dropped_geojson``) and
         ``map_html`` → paths.
     """
+    from geo.csv_out import write_csv
     from geo.maps import save_map, siting_map  # folium only when writing maps
 
     out = Path(out_dir)
@@ -893,24 +897,25 @@ def write_site_plan(plan: SitePlan, out_dir: str | os.PathLike,
                                             encoding="utf-8")
     if len(dropped):
         paths["dropped_csv"] = out / f"{stem}_dropped_candidates.csv"
-        pd.DataFrame(dropped.drop(columns="geometry")).to_csv(paths["dropped_csv"], index=False)
+        write_csv(pd.DataFrame(dropped.drop(columns="geometry")), paths["dropped_csv"])
     if len(plan.excluded):
         paths["excluded_csv"] = out / f"{stem}_excluded_communes.csv"
-        plan.excluded.to_csv(paths["excluded_csv"], index=False)
+        write_csv(plan.excluded, paths["excluded_csv"])
     paths["summary_json"].write_text(
         json.dumps(plan_summary(plan), ensure_ascii=False, indent=1), encoding="utf-8")
-    _minutes_rounded(plan.ranking).to_csv(paths["ranking_csv"], index=False)
-    _minutes_rounded(plan.scenarios).to_csv(paths["scenarios_csv"], index=False)
-    _minutes_rounded(plan.newly_served).to_csv(paths["newly_served_csv"], index=False)
+    # CSV: UTF-8 with a BOM (Excel shows Vietnamese), minutes to 0.1 (geo.csv_out)
+    write_csv(_minutes_rounded(plan.ranking), paths["ranking_csv"])
+    write_csv(_minutes_rounded(plan.scenarios), paths["scenarios_csv"])
+    write_csv(_minutes_rounded(plan.newly_served), paths["newly_served_csv"])
     if len(plan.uncoverable):
         paths["uncoverable_csv"] = out / f"{stem}_uncoverable.csv"
-        _minutes_rounded(plan.uncoverable).to_csv(paths["uncoverable_csv"], index=False)
+        write_csv(_minutes_rounded(plan.uncoverable), paths["uncoverable_csv"])
     fixed = pd.concat([ex, plan.matrix.planned], ignore_index=True) if (
         plan.include_planned and len(plan.matrix.planned)) else ex
     fixed = gpd.GeoDataFrame(fixed, geometry="geometry", crs=4326) if len(fixed) else ex_out
     title = (f"{t.name} — {plan.model.upper()} {plan.kind}, ≤ {plan.threshold:g} min, "
              f"{plan.n_sites} new site{'s' if plan.n_sites != 1 else ''}")
     fmap = siting_map(plan.communes, fixed, plan.suggested, threshold=plan.threshold,
-                      title=title, tiles=tiles)
+                      title=title, tiles=tiles, roads=roads)
     save_map(fmap, paths["map_html"])
     return paths

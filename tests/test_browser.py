@@ -1,14 +1,18 @@
 """Real-browser test: headless Chromium on a running ``planner serve``.
 
-Starts ``planner serve`` on 127.0.0.1 (a copy of the session store), drives
-Debian's ``chromium`` over the DevTools protocol (websocket-client), and checks
-the planners' page and a map page: no console error and no uncaught exception
-(network failures of *external* URLs — map tiles, CDNs — are expected on a
-machine without internet and ignored), facility markers drawn by Leaflet,
-unserved communes listed, a siting suggestion run from the button, and a
-facility name carrying HTML rendered as text.  Screenshots go to
-``tests/_output/``.  Skipped when chromium is not installed
-(``apt-get install -y chromium``).
+Starts ``planner serve`` on 127.0.0.1 (a copy of the session store, no online map
+tiles) and drives Debian's ``chromium`` over the DevTools protocol (websocket-client)
+**offline**: every host but 127.0.0.1 is unresolvable, and the test asserts that no
+external request is even attempted.  It checks the planners' page and the map pages: no
+console error and no uncaught exception, the national overview on landing (choropleth and
+ranked table) → a province's communes → a commune's residential cells, the back button and
+the URL state, keyboard-only use, an axe-core run (no serious or critical violation),
+facility markers drawn by Leaflet, unserved communes listed, a siting suggestion run from
+the button (its map draws sites offline: no plugin), and a facility name carrying HTML
+rendered as text everywhere.  Screenshots (1366 × 768) and the axe report go to
+``tests/_output/``; the timings of the three views are printed and saved in
+``tests/_output/browser_timings.json``.  Skipped when chromium is not installed
+(``apt-get install -y chromium``); the axe test is skipped when npm is absent.
 """
 
 from __future__ import annotations
@@ -68,6 +72,10 @@ def server(store_path, sources_dir, network_cache, tmp_path_factory):
         "PLANNER_SERVICE_SOURCES_DIR": str(sources_dir),
         "PLANNER_SERVICE_CACHE_DIR": str(network_cache),
         "PLANNER_SERVICE_API_KEYS": json.dumps([API_KEY]),
+        "PLANNER_SERVICE_MAP_TILES": "",  # a provincial office offline: no online tiles
+        # the worktree's packages, not an older editable install of `planner`
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]),
     }
     planner = shutil.which("planner")
     cmd = [planner] if planner else [sys.executable, "-c", "from app.cli import main; main()"]
@@ -141,6 +149,19 @@ class Browser:
         path.write_bytes(base64.b64decode(data))
         return path
 
+    def requests(self) -> list[str]:
+        """URLs of every request the pages made (Network.requestWillBeSent)."""
+        return [ev["params"]["request"]["url"] for ev in self.events
+                if ev.get("method") == "Network.requestWillBeSent"]
+
+    def key(self, key: str, code: str, keycode: int, shift: bool = False) -> None:
+        """Press and release one key (Tab, Enter…) in the focused element."""
+        mods = 8 if shift else 0
+        for kind in ("keyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", type=kind, key=key, code=code,
+                      windowsVirtualKeyCode=keycode, modifiers=mods,
+                      **({"text": "\r"} if key == "Enter" and kind == "keyDown" else {}))
+
     def problems(self, local: str) -> list[str]:
         """Console errors and uncaught exceptions, except failed loads of external URLs."""
         out = []
@@ -167,7 +188,9 @@ def browser(tmp_path_factory):
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
          "--no-first-run", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", f"--user-data-dir={profile}", "--remote-debugging-port=0",
-         "--window-size=1400,1000", "about:blank"],
+         # offline: no host resolves except the local service
+         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+         "--window-size=1366,768", "about:blank"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
@@ -182,8 +205,10 @@ def browser(tmp_path_factory):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list") as resp:
             pages = [t for t in json.load(resp) if t["type"] == "page"]
         b = Browser(pages[0]["webSocketDebuggerUrl"])
-        for domain in ("Page", "Runtime", "Log"):
+        for domain in ("Page", "Runtime", "Log", "Network"):
             b.call(f"{domain}.enable")
+        b.call("Emulation.setDeviceMetricsOverride", width=1366, height=768,
+               deviceScaleFactor=1, mobile=False)
         yield b
         b.ws.close()
     finally:
@@ -249,6 +274,7 @@ def test_page_map_and_siting_in_chromium(server, browser):
     n_sites = browser.wait_for("document.querySelectorAll('#siting tbody tr').length", 120)
     assert n_sites == 2
     browser.screenshot(OUTPUT / "browser_page.png")
+    siting_href = browser.evaluate("document.getElementById('siting-map-link').href")
 
     # the map page on its own: markers, unserved outlines, escaped popups
     browser.goto(f"{server}/maps/coverage?territory=pre2025:58&kind=any&threshold=60")
@@ -258,9 +284,30 @@ def test_page_map_and_siting_in_chromium(server, browser):
     assert browser.evaluate("window.__xss === undefined")
     assert browser.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
     browser.screenshot(OUTPUT / "browser_coverage_map.png")
+    # offline: roads of the basemap drawn, the legend reaches the largest time, metric scale
+    assert browser.evaluate("document.querySelectorAll('path.planner-road').length") >= 1
+    # at 1366 × 768 the legend covers at most a quarter of the map (collapsible)
+    share = browser.evaluate("(() => { const r = document.getElementById('planner-legend')"
+                             ".getBoundingClientRect(); return r.width * r.height /"
+                             " (window.innerWidth * window.innerHeight); })()")
+    assert share <= 0.25, share
+    legend = browser.evaluate("document.getElementById('planner-legend').textContent")
+    assert "> 180 min" in legend and "caveats" in legend  # open-ended last class, caveats
+    scale = browser.evaluate("document.querySelector('.leaflet-control-scale').textContent")
+    assert ("km" in scale or " m" in scale) and "mi" not in scale and "ft" not in scale
+
+    # the siting map offline: sites and the layer control appear (no CDN plugin)
+    browser.goto(siting_href)
+    assert browser.wait_for("document.querySelectorAll('.planner-site').length") == 2
+    assert browser.evaluate("document.querySelectorAll('.leaflet-control-layers').length") == 1
+    assert browser.evaluate("window.__xss === undefined")
+    browser.screenshot(OUTPUT / "browser_siting_map.png")
 
     problems = browser.problems(server)
     assert not problems, problems
+    external = [u for u in browser.requests()
+                if u.startswith(("http:", "https:", "ws:")) and not u.startswith(server)]
+    assert not external, external[:10]
 
 
 def test_page_siting_with_uploaded_parcels(server, browser, ninh_thuan, tmp_path):
@@ -305,3 +352,188 @@ def test_page_siting_with_uploaded_parcels(server, browser, ninh_thuan, tmp_path
     assert not browser.problems(server)
     browser.evaluate("document.getElementById('siting-section').scrollIntoView()")
     browser.screenshot(OUTPUT / "browser_siting_upload.png")
+
+
+# ---------------------------------------------------------------------- national views
+TIMINGS: dict[str, float] = {}
+
+
+def _national_published(base: str) -> bool:
+    with urllib.request.urlopen(f"{base}/openapi.json", timeout=30) as resp:
+        paths = json.load(resp)["paths"]
+    return "/analysis/national" in paths and "/analysis/national/communes" in paths
+
+
+def _cells_published(base: str) -> bool:
+    with urllib.request.urlopen(f"{base}/openapi.json", timeout=30) as resp:
+        return "/analysis/cells" in json.load(resp)["paths"]
+
+
+def test_landing_national_drill_down_and_back(server, browser):
+    """Landing → national map and ranked table → province → communes → commune → cells."""
+    national = _national_published(server)
+    browser.goto(f"{server}/")
+    TIMINGS["national_first_s"] = browser.wait_for(
+        "window.__timings && window.__timings.national", 300) / 1000  # computes the country
+    n_prov = browser.evaluate("document.querySelectorAll('#ranking tbody tr').length")
+    assert n_prov == 34
+    assert browser.evaluate("document.querySelectorAll('path.nation-province').length") >= 34
+    if national:
+        # ranked by population not reached, largest first
+        values = browser.evaluate(
+            "Array.from(document.querySelectorAll('#ranking tbody tr td:nth-child(3)'))"
+            ".map(td => Number(td.textContent.replace(/\\./g, '')))")
+        assert values == sorted(values, reverse=True)
+    # warm timing: load the overview again
+    browser.goto(f"{server}/?era=new")
+    TIMINGS["national_s"] = browser.wait_for(
+        "window.__timings && window.__timings.national", 60) / 1000
+    browser.screenshot(OUTPUT / "browser_national.png")
+    scale = browser.evaluate("document.querySelector('.leaflet-control-scale').textContent")
+    assert "km" in scale and "mi" not in scale
+
+    # the pre-2025 toggle: 63 provinces
+    browser.evaluate("document.querySelector('input[name=era][value=pre2025]').click()")
+    browser.wait_for("document.querySelectorAll('#ranking tbody tr').length === 63", 60)
+    assert "era=pre2025" in browser.evaluate("location.search")
+    browser.evaluate("history.back()")
+    browser.wait_for("document.querySelectorAll('#ranking tbody tr').length === 34", 60)
+
+    # drill down: Khánh Hòa (new:56)
+    browser.evaluate("""(() => { const b = Array.from(document.querySelectorAll(
+        '#ranking tbody button')).find(b => b.textContent.includes('Khánh Hòa'));
+        b.click(); })()""")
+    TIMINGS["province_first_s"] = browser.wait_for("window.__timings.province", 180) / 1000
+    n_communes = browser.wait_for("document.querySelectorAll('#communes-table tbody tr').length")
+    assert n_communes == 65
+    assert browser.evaluate("document.querySelectorAll('path.page-commune').length") == 65
+    assert "territory=new%3A56" in browser.evaluate("location.search") or \
+        "territory=new:56" in browser.evaluate("decodeURIComponent(location.search)")
+    # warm: the same province again from its URL
+    browser.goto(f"{server}/?territory=new:56&kind=any&threshold=60&profile=motorbike")
+    TIMINGS["province_s"] = browser.wait_for(
+        "window.__timings && window.__timings.province", 120) / 1000
+    # the offline basemap: main roads drawn from the service (zoomed in on a province)
+    browser.wait_for("document.querySelectorAll('path.page-road').length > 0", 30)
+    browser.screenshot(OUTPUT / "browser_province.png")
+    # caveats beside the figures: the page lists the API's fallbacks
+    browser.wait_for("document.querySelectorAll('#summary dd').length > 0", 120)
+
+    # a commune's residential cells
+    browser.evaluate("document.querySelector('#communes-table tbody button').click()")
+    assert "commune=" in browser.evaluate("location.search")
+    if _cells_published(server):
+        TIMINGS["cells_first_s"] = browser.wait_for("window.__timings.cells", 120) / 1000
+        assert browser.evaluate("document.querySelectorAll('path.page-cell').length") >= 1
+        assert browser.evaluate("document.querySelectorAll('#cells-table tbody tr').length") >= 1
+        # facility names (one carries HTML) shown in tooltips as text
+        n_fac = browser.evaluate("facLayer ? (facLayer.eachLayer(l => l.openTooltip()),"
+                                 " facLayer.getLayers().length) : 0")
+        assert n_fac >= 1
+        assert browser.evaluate("window.__xss === undefined")
+        browser.evaluate("history.back()")
+        browser.wait_for("!location.search.includes('commune=')", 30)
+        browser.evaluate("window.__timings.cells = undefined; history.forward()")
+        browser.wait_for("location.search.includes('commune=')", 30)
+        TIMINGS["cells_s"] = browser.wait_for(
+            "window.__timings && window.__timings.cells", 60) / 1000
+        browser.screenshot(OUTPUT / "browser_cells.png")
+    else:
+        browser.wait_for("document.getElementById('status').textContent.includes('cells')", 30)
+    # back to the province, then to the national overview
+    browser.evaluate("history.back()")
+    browser.wait_for("!location.search.includes('commune=')", 30)
+    browser.wait_for("!document.getElementById('communes-table').hidden", 30)
+    browser.evaluate("document.querySelector('#crumbs button').click()")
+    browser.wait_for("!document.getElementById('ranking').hidden", 30)
+    assert browser.evaluate("window.__xss === undefined")
+    assert browser.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    (OUTPUT / "browser_timings.json").write_text(json.dumps(TIMINGS, indent=1))
+    print("timings (s, warm):", TIMINGS)
+    problems = browser.problems(server)
+    assert not problems, problems
+
+
+def test_threshold_follows_the_kind(server, browser):
+    browser.goto(f"{server}/")
+    browser.wait_for("document.querySelectorAll('#kind option').length > 1")
+    browser.evaluate("(() => { const k = document.getElementById('kind'); k.value = 'shelter';"
+                     " k.dispatchEvent(new Event('change')); })()")
+    assert browser.evaluate("document.getElementById('threshold').value") == "30"
+    browser.evaluate("(() => { const k = document.getElementById('kind'); k.value = 'drug_rehab';"
+                     " k.dispatchEvent(new Event('change')); })()")
+    assert browser.evaluate("document.getElementById('threshold').value") == "120"
+
+
+def test_keyboard_only(server, browser):
+    """Every control is reached with Tab; a province opens with Enter."""
+    browser.goto(f"{server}/")
+    browser.wait_for("document.querySelectorAll('#ranking tbody button').length >= 34", 120)
+    browser.evaluate("document.activeElement && document.activeElement.blur()")
+    seen: list[str] = []
+    describe = ("(() => { const e = document.activeElement; if (!e) return '';"
+                " return e.id || (e.name ? e.name + '=' + e.value : '') ||"
+                " (e.closest('#ranking') ? 'ranking' : e.tagName.toLowerCase()); })()")
+    for _ in range(120):  # the map's provinces are focusable too (Leaflet tooltips)
+        browser.key("Tab", "Tab", 9)
+        seen.append(browser.evaluate(describe))
+        if seen[-1] == "ranking":
+            break
+    for wanted in ("territory-search", "kind", "threshold", "profile", "era=new", "show",
+                   "to-national", "nation-map", "path", "ranking"):
+        assert wanted in seen, (wanted, seen)
+    # every focusable control has an accessible label
+    unlabelled = browser.evaluate("""Array.from(document.querySelectorAll(
+        'input, select, button')).filter(e => e.offsetParent !== null).filter(e => {
+          const l = (e.labels && e.labels.length) || e.getAttribute('aria-label')
+            || (e.tagName === 'BUTTON' && e.textContent.trim());
+          return !l; }).map(e => e.outerHTML.slice(0, 80))""")
+    assert not unlabelled, unlabelled
+    # Enter on a province of the ranked table drills down
+    browser.key("Enter", "Enter", 13)
+    browser.wait_for("location.search.includes('territory=')", 30)
+    browser.wait_for("!document.getElementById('communes-table').hidden", 60)
+
+
+AXE_DIR = Path(__file__).resolve().parent / "_node"
+
+
+def _axe_source() -> str:
+    js = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+    if not js.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm not installed: axe-core cannot be fetched (apt-get install -y npm)")
+        done = subprocess.run([npm, "install", "--prefix", str(AXE_DIR), "--no-audit",
+                               "--no-fund", "--silent", "axe-core@4"],
+                              capture_output=True, text=True, timeout=300)
+        if done.returncode != 0 or not js.exists():
+            pytest.skip(f"npm install axe-core failed: {done.stderr[-300:]}")
+    return js.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("view", ["national", "province"])
+def test_axe_core_no_serious_violation(server, browser, view):
+    source = _axe_source()
+    url = f"{server}/" if view == "national" else \
+        f"{server}/?territory=new:56&kind=any&threshold=60&profile=motorbike"
+    browser.goto(url)
+    if view == "national":
+        browser.wait_for("document.querySelectorAll('#ranking tbody tr').length >= 34", 120)
+    else:
+        browser.wait_for("document.querySelectorAll('#communes-table tbody tr').length > 0",
+                         180)
+        browser.wait_for("document.querySelectorAll('#summary dd').length > 0", 180)
+    browser.evaluate(source + "\n;true")
+    result = browser.evaluate(
+        "axe.run(document, {resultTypes: ['violations'], iframes: false})"
+        ".then(r => ({violations: r.violations.map(v => ({id: v.id, impact: v.impact,"
+        " help: v.help, nodes: v.nodes.length, targets: v.nodes.slice(0, 5)"
+        ".map(n => n.target.join(' '))})), version: r.testEngine.version}))")
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    (OUTPUT / f"axe_{view}.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    serious = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    print(f"axe-core {result['version']} ({view}): {len(result['violations'])} violations, "
+          f"{len(serious)} serious or critical")
+    assert not serious, serious

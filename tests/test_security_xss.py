@@ -269,6 +269,36 @@ def test_no_payload_runs_in_served_html(server, browser, hostile_store):  # noqa
                 "xss_compliance.png")
 
 
+def test_no_payload_runs_in_the_page_drill_down(server, browser, hostile_store):  # noqa: F811
+    """The page's own map views: a province's communes and a commune's cells with the
+    nearest shelters (the hostile facilities), every tooltip opened."""
+    _trap_dialogs(browser)
+    with urllib.request.urlopen(f"{server}/openapi.json", timeout=30) as resp:
+        if "/analysis/cells" not in json.load(resp)["paths"]:
+            pytest.skip("this server has no /analysis/cells")
+    # Ninh Phước (22870) holds the hostile shelters
+    for url, ready, shot in (
+        (f"{server}/?territory={TERRITORY}&kind=shelter&threshold=30",
+         "document.querySelectorAll('path.page-commune').length > 0", "xss_page_communes.png"),
+        (f"{server}/?territory={TERRITORY}&commune=22870&kind=shelter&threshold=30",
+         "document.querySelectorAll('path.page-facility').length > 0", "xss_page_cells.png"),
+    ):
+        browser.events.clear()
+        browser.goto(url)
+        browser.wait_for(ready, 300)
+        time.sleep(1.0)
+        assert browser.evaluate(_OPEN_ALL) >= 2
+        time.sleep(0.5)
+        ran, titled = json.loads(browser.evaluate(_RAN))
+        assert ran == [] and not titled, f"{url}: payloads ran: {ran}, title changed: {titled}"
+        names = browser.evaluate("Array.from(document.querySelectorAll('.leaflet-tooltip'))"
+                                 ".map(t => t.textContent).join('|')")
+        assert "<script>" in names or "<img" in names or names == ""
+        browser.screenshot(OUTPUT / shot)
+        problems = browser.problems(server)
+        assert not problems, problems
+
+
 def test_no_payload_runs_in_cli_maps(hostile_store, sources_dir, network_cache, browser,  # noqa: F811
                                      tmp_path, monkeypatch):
     from app.cli import app as cli

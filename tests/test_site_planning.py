@@ -132,7 +132,8 @@ def test_write_site_plan(lscp60, tmp_path):
     assert {"communes", "suggested_sites", "existing_facilities"} <= layers
     sites = gpd.read_file(paths["gpkg"], layer="suggested_sites")
     assert len(sites) == 4 and sites.crs.to_epsg() == 4326
-    assert paths["ranking_csv"].read_text(encoding="utf-8").startswith("rank,candidate_id")
+    ranking = paths["ranking_csv"].read_text(encoding="utf-8")
+    assert ranking.startswith("\ufeffrank,candidate_id")  # BOM: Excel reads UTF-8
     import json
 
     summary = json.loads(paths["summary_json"].read_text(encoding="utf-8"))
@@ -140,7 +141,7 @@ def test_write_site_plan(lscp60, tmp_path):
     assert isinstance(summary["summary"]["population"], int)
     assert 0 <= summary["summary"]["population_served_share_after"] <= 1
     assert paths["sites_geojson"].exists() and paths["newly_served_geojson"].exists()
-    assert "today + suggested" in paths["scenarios_csv"].read_text(encoding="utf-8")
+    assert "today + suggested" in paths["scenarios_csv"].read_text(encoding="utf-8-sig")
     html = paths["map_html"].read_text(encoding="utf-8")
     assert "suggested sites" in html and "newly served" in html
 

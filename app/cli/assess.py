@@ -11,6 +11,7 @@ from rich.table import Table
 from app.cli._common import app, console, handle_errors
 from app.settings import analysis_settings, data_settings
 from geo.assessment import Assessment, assess_territory, write_assessment
+from geo.basemap import territory_roads
 from geo.build import build_store
 from geo.store import check_store
 
@@ -57,7 +58,8 @@ def run_assess(province: str, kind: str, threshold: float | None, profile: str,
                          profile=profile, origin=origin, cache_dir=data.cache_dir,
                          progress=progress)
     out_dir = (out or analysis.out_dir) / a.territory.key.replace(":", "_")
-    paths = write_assessment(a, out_dir, tiles=analysis.map_tiles or None)
+    roads = territory_roads(data.sources, data.cache_dir, a.communes)
+    paths = write_assessment(a, out_dir, tiles=analysis.map_tiles or None, roads=roads)
     _print_assessment(a, paths, time.perf_counter() - t0)
     return paths
 

@@ -11,6 +11,7 @@ from rich.table import Table
 from app.cli._common import console, handle_errors, plan_app
 from app.settings import DataSettings, analysis_settings
 from geo.assessment import write_assessment
+from geo.basemap import territory_roads
 from geo.compliance import evaluate_plan_on_store, plan_assessment, vision_access
 from geo.compliance_report import write_report
 from geo.plans import find_plan, load_beneficiaries, load_plans
@@ -109,8 +110,10 @@ def check(
         table_access = vision_access(assessment, threshold)
         if coverage_map is None:
             # the coverage map of the same territory and facilities, beside the report
-            maps = write_assessment(assessment, out / "coverage",
-                                    tiles=analysis_settings().map_tiles or None)
+            maps = write_assessment(
+                assessment, out / "coverage", tiles=analysis_settings().map_tiles or None,
+                roads=territory_roads(settings.sources, settings.cache_dir,
+                                      assessment.communes))
             coverage_map = str(maps["map_html"].relative_to(out))
     report = evaluate_plan_on_store(the_plan, store_path, year=year, beneficiaries=ben,
                                     access=table_access, national_access=national_table)

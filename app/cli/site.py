@@ -13,6 +13,7 @@ from rich.table import Table
 from app.cli._common import app, console, handle_errors
 from app.settings import analysis_settings, data_settings
 from app.siting_options import cli_options, plan_arguments
+from geo.basemap import territory_roads
 from geo.site_planning import SitePlan, plan_sites, write_site_plan
 from geo.store import check_store
 
@@ -101,5 +102,6 @@ def site(**options: Any) -> None:
     plan = plan_sites(store_path, options["territory"], data.sources,
                       cache_dir=data.cache_dir, **kwargs)
     out_dir = (out or analysis.out_dir) / plan.territory.key.replace(":", "_") / "site"
-    paths = write_site_plan(plan, out_dir, tiles=analysis.map_tiles or None)
+    roads = territory_roads(data.sources, data.cache_dir, plan.communes)
+    paths = write_site_plan(plan, out_dir, tiles=analysis.map_tiles or None, roads=roads)
     _print_plan(plan, paths)

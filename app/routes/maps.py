@@ -1,6 +1,7 @@
 """Maps as HTML: a territory's coverage and a siting suggestion (folium, :mod:`geo.maps`).
 
-The maps inline Leaflet (no CDN); only the background tiles need a network
+The maps inline Leaflet (no CDN) and draw an offline basemap of main roads
+(:mod:`geo.basemap`); only the optional online tiles need a network
 (``PLANNER_SERVICE_MAP_TILES``, empty for none).  Every data text is escaped
 by :mod:`geo.maps`.  Rendered pages are cached with the assessments.
 """
@@ -25,6 +26,7 @@ from app.routes.analysis import (
 )
 from app.routes.collections import known_query
 from app.routes.jobs import get_jobs
+from geo.basemap import territory_roads
 from geo.maps import coverage_map, siting_map, to_html
 
 router = APIRouter(tags=["maps"], dependencies=[Depends(known_query)])
@@ -34,6 +36,11 @@ _HTML = {200: {"content": {"text/html": {}}, "description": "A self-contained HT
 
 def _era_label(era: str) -> str:
     return "trước 2025" if era == "pre2025" else "2025"
+
+
+def roads_for(state: ServiceState, frame) -> object:  # noqa: ANN001 (GeoDataFrame)
+    """Main roads around ``frame`` for the offline basemap (None without road sources)."""
+    return territory_roads(state.sources_dir, state.cache_dir, frame)
 
 
 def coverage_html(
@@ -49,7 +56,9 @@ def coverage_html(
     title = (f"{a.territory.name} ({_era_label(a.territory.era)}) — {kind}, "
              f"≤ {a.threshold:g} min, {profile}")
     fmap = coverage_map(a.communes, a.facilities, threshold=a.threshold, title=title,
-                        kind=kind, tiles=state.settings.map_tiles or None)
+                        kind=kind, tiles=state.settings.map_tiles or None,
+                        roads=roads_for(state, a.communes),
+                        caveats=a.summary.get("fallbacks", []))
     page = to_html(fmap)
     with state.cache_lock:
         state.cache[key] = page
@@ -101,7 +110,9 @@ async def siting_map_page(
             title = (f"{a.territory.name} ({_era_label(a.territory.era)}) — đề xuất "
                      f"{len(sites)} cơ sở (suggested sites), ≤ {a.threshold:g} min")
             fmap = siting_map(communes, existing, suggested, threshold=a.threshold,
-                              title=title, tiles=state.settings.map_tiles or None)
+                              title=title, tiles=state.settings.map_tiles or None,
+                              roads=roads_for(state, communes),
+                              caveats=a.summary.get("fallbacks", []))
             return to_html(fmap)
 
         job.artefacts["map_html"] = await run_in_threadpool(render)

@@ -3,14 +3,21 @@
 The page is static HTML + vanilla JS (``app/static``); every data text is set
 with ``textContent`` in the browser, never as HTML.  Territory search folds
 diacritics (``Dak Nong`` finds ``Đắk Nông``) with :func:`geo.names.fold`.
+Leaflet is served from the vendored copy (``/assets/leaflet/…``) and the page's
+offline basemap from ``/basemap/roads`` (main roads of the OSM road table), so
+the page needs no network beyond this service.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path as FsPath
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+import shapely
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
@@ -19,6 +26,9 @@ from app.routes._deps import StateDep
 from app.routes._models import LandingPage
 from app.routes._state import ServiceState
 from app.routes.collections import known_query, landing_page
+from geo.basemap import MAIN_ROAD_CLASSES, main_roads, open_ways, roads_geojson
+from geo.coverage import DEFAULT_SERVED_MINUTES
+from geo.facilities import KIND_LABELS as FACILITY_KIND_LABELS
 from geo.maps import KIND_LABELS
 from geo.names import fold
 
@@ -41,10 +51,13 @@ class TerritoryOption(BaseModel):
 
 
 class KindOption(BaseModel):
-    """A facility kind with its bilingual label."""
+    """A facility kind with its bilingual label and default served threshold."""
 
     id: str
     label: str
+    label_vi: str
+    label_en: str
+    default_threshold_min: float
 
 
 def territory_options(state: ServiceState) -> list[TerritoryOption]:
@@ -150,11 +163,140 @@ def territories(
     return hits[:limit]
 
 
-@lookups.get("/kinds", response_model=list[KindOption], summary="Facility kinds")
+@lookups.get("/kinds", response_model=list[KindOption],
+             summary="Facility kinds, labels and default thresholds")
 def kinds() -> list[KindOption]:
-    """The facility kinds (``any`` first) with Vietnamese and English labels."""
+    """The facility kinds (``any`` first): Vietnamese and English labels, default threshold.
+
+    ``default_threshold_min`` is :data:`geo.coverage.DEFAULT_SERVED_MINUTES` (a planning
+    assumption, e.g. 30 min for shelters); the page sets the threshold to it when the
+    kind changes.
+    """
     order = ["any", *[k for k in KIND_LABELS if k != "any"]]
-    return [KindOption(id=k, label=KIND_LABELS[k]) for k in order]
+    out = []
+    for k in order:
+        vi, en = (("Mọi loại hình", "any kind") if k == "any"
+                  else FACILITY_KIND_LABELS[k][:2])
+        out.append(KindOption(id=k, label=KIND_LABELS[k], label_vi=vi, label_en=en,
+                              default_threshold_min=DEFAULT_SERVED_MINUTES.get(k, 60.0)))
+    return out
+
+
+_LEAFLET = {"leaflet.js": "text/javascript", "leaflet.css": "text/css",
+            "layers.png": "image/png", "layers-2x.png": "image/png"}
+LEAFLET_DIR = FsPath(__file__).resolve().parents[2] / "geo" / "_vendor" / "leaflet"
+
+
+@router.get("/assets/leaflet/{name}", include_in_schema=False)
+def leaflet_asset(name: str) -> FileResponse:
+    """The vendored Leaflet (BSD-2) for the page: no CDN."""
+    if name not in _LEAFLET:
+        raise HTTPException(404, f"no asset {name}")
+    return FileResponse(LEAFLET_DIR / name, media_type=_LEAFLET[name],
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
+def _roads_body(state: ServiceState, bbox: tuple[float, float, float, float],
+                simplify_m: float, classes: tuple[str, ...]) -> bytes:
+    key = ("basemap_roads", tuple(round(b, 3) for b in bbox), simplify_m, classes)
+    with state.cache_lock:
+        hit = state.cache.get(key)
+    if hit is not None:
+        return hit
+    ways = open_ways(state.sources_dir, state.cache_dir) if state.sources_dir else None
+    if ways is None:
+        fc: dict = {"type": "FeatureCollection", "features": [],
+                    "attribution": "© OpenStreetMap contributors"}
+    else:
+        fc = roads_geojson(main_roads(ways, bbox, simplify_m=simplify_m, classes=classes))
+    body = json.dumps(fc, separators=(",", ":")).encode()
+    with state.cache_lock:
+        state.cache[key] = body
+    return body
+
+
+@lookups.get(
+    "/basemap/roads",
+    summary="Main roads in a box (offline basemap, GeoJSON)",
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+async def basemap_roads(
+    state: StateDep,
+    bbox: Annotated[str, Query(max_length=100, description="minlon,minlat,maxlon,maxlat",
+                               examples=["108.6,11.4,109.5,12.9"])],
+) -> Response:
+    """Motorway and trunk to tertiary roads of the OSM road table crossing ``bbox``.
+
+    One MultiLineString feature per road class with ``highway``, ``width`` (px) and
+    ``colour`` for drawing; simplified by the box size (national boxes keep only
+    motorway and trunk).  © OpenStreetMap contributors.
+    """
+    try:
+        box = tuple(float(v) for v in bbox.split(","))
+    except ValueError:
+        raise HTTPException(422, "bbox: four numbers minlon,minlat,maxlon,maxlat") from None
+    if len(box) != 4 or not all(math.isfinite(v) for v in box) \
+            or not (-180 <= box[0] < box[2] <= 180 and -90 <= box[1] < box[3] <= 90):
+        raise HTTPException(422, "bbox: four numbers minlon,minlat,maxlon,maxlat "
+                                 "(lon in -180..180, lat in -90..90, min < max)")
+    span = max(box[2] - box[0], box[3] - box[1])
+    if span > 4:
+        simplify_m, classes = 800.0, MAIN_ROAD_CLASSES[:2]
+    elif span > 1.5:
+        simplify_m, classes = 120.0, MAIN_ROAD_CLASSES[:4]
+    else:
+        simplify_m, classes = 30.0, MAIN_ROAD_CLASSES
+    body = await run_in_threadpool(_roads_body, state, box, simplify_m, classes)
+    return Response(body, media_type="application/geo+json")
+
+
+def _without_slivers(geom, min_hole: float = 0.005):  # noqa: ANN001, ANN202 (shapely)
+    polys = []
+    for part in shapely.get_parts(geom):
+        if part.geom_type != "Polygon":
+            continue
+        holes = [r for r in part.interiors if shapely.Polygon(r).area >= min_hole]
+        polys.append(shapely.Polygon(part.exterior, holes))
+    return shapely.MultiPolygon(polys) if polys else geom
+
+
+def _outlines_body(state: ServiceState, era: str) -> bytes:
+    key = ("basemap_outlines", era)
+    with state.cache_lock:
+        hit = state.cache.get(key)
+    if hit is not None:
+        return hit
+    cid = "provinces" if era == "new" else "provinces_pre2025"
+    if cid not in state.layers:
+        raise HTTPException(404, f"no {cid} layer in the store")
+    gdf = state.layers[cid].gdf[["province_code", "name", "geometry"]].copy()
+    # the stored outlines keep hundreds of sliver holes between communes: drop the small
+    # interior rings (< ~0.005 deg², about 60 km²), then simplify to ~1 km
+    gdf["geometry"] = [_without_slivers(g) for g in gdf.geometry.make_valid()]
+    gdf["geometry"] = gdf.geometry.simplify(0.01, preserve_topology=True).set_precision(1e-4)
+    gdf["key"] = [f"{era}:{c}" for c in gdf["province_code"]]
+    body = gdf.to_crs(4326).to_json(drop_id=True).encode()
+    with state.cache_lock:
+        state.cache[key] = body
+    return body
+
+
+@lookups.get(
+    "/basemap/provinces",
+    summary="Simplified province outlines (new or pre-2025) for overview maps (GeoJSON)",
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+async def basemap_provinces(
+    state: StateDep,
+    era: Annotated[Literal["new", "pre2025"], Query(description="new (34) or pre2025 (63)")]
+    = "new",
+) -> Response:
+    """Province outlines simplified to about 1 km (``province_code``, ``name``, ``key``).
+
+    The full-resolution boundaries are ``/collections/provinces/items``.
+    """
+    body = await run_in_threadpool(_outlines_body, state, era)
+    return Response(body, media_type="application/geo+json")
 
 
 router.include_router(lookups)
