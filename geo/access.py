@@ -247,6 +247,19 @@ def _nearest_from_snapped(
         seconds[reach] = net_s[reach]
         fidx[reach] = src[on[reach]]
         model[reach] = _model_labels(uses[on[reach]])
+    # -- places with no road within reach (islets): off-road to a facility there too ------
+    if allow_straight_line and network.max_snap_m is not None:
+        lost_o = np.nonzero(origins.node < 0)[0]
+        lost_f = np.nonzero(fac.node < 0)[0]
+        if len(lost_o) and len(lost_f):
+            d, j = cKDTree(fac.xy[lost_f]).query(origins.xy[lost_o])
+            ok = d <= network.max_snap_m
+            sl = network.offroad_seconds(d)
+            better = ok & (sl < seconds[lost_o])
+            idx = lost_o[better]
+            seconds[idx] = sl[better]
+            fidx[idx] = lost_f[j[better]]
+            model[idx] = "straight_line"
     # -- straight line, off-road only ------------------------------------------------
     if allow_straight_line and (network.straight_line_trips or network.is_empty):
         d, j = cKDTree(fac.xy).query(origins.xy)
@@ -393,6 +406,21 @@ def od_matrix(
                     seconds[s_i, ok_tgt] = t
                     model[s_i, ok_tgt] = labels
         model[~np.isfinite(seconds)] = None
+    if n_o and n_d and allow_straight_line and network.max_snap_m is not None \
+            and not (network.straight_line_trips or network.is_empty):
+        # both ends with no road within reach (an islet): the off-road trip between them
+        lo, ld = np.nonzero(o.node < 0)[0], np.nonzero(d.node < 0)[0]
+        if len(lo) and len(ld):
+            diff = o.xy[lo][:, None, :] - d.xy[ld][None, :, :]
+            dist = np.hypot(diff[..., 0], diff[..., 1])
+            sl = np.where(dist <= network.max_snap_m, network.offroad_seconds(dist), np.inf)
+            sub = seconds[np.ix_(lo, ld)]
+            better = sl < sub
+            sub[better] = sl[better]
+            seconds[np.ix_(lo, ld)] = sub
+            msub = model[np.ix_(lo, ld)]
+            msub[better] = "straight_line"
+            model[np.ix_(lo, ld)] = msub
     if n_o and n_d and allow_straight_line and (network.straight_line_trips
                                                 or network.is_empty):
         diff = o.xy[:, None, :] - d.xy[None, :, :]
