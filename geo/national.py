@@ -33,7 +33,6 @@ are counted apart and kept out of averages.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -48,7 +47,7 @@ from scipy.sparse import csgraph
 
 from geo._errors import InvalidDataError
 from geo.access import Snapped, _nearest_from_snapped, commune_origins, snap_points
-from geo.coverage import DEFAULT_SERVED_MINUTES, decay_weights, e2sfca
+from geo.coverage import decay_weights, e2sfca
 from geo.facilities import KINDS, offers
 from geo.network import TravelNetwork
 from geo.residential import ResidentialCells
@@ -423,17 +422,6 @@ def cached_province_access(
             _PA_CACHE.pop(next(iter(_PA_CACHE)))
         _PA_CACHE[key] = pa
     return pa
-
-
-def default_thresholds(kind: str, threshold: float | None) -> float:
-    """The served threshold of ``kind`` (``threshold`` when given)."""
-    if threshold is not None:
-        return float(threshold)
-    return float(DEFAULT_SERVED_MINUTES[kind])
-
-
-def _json(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=2, default=str)
 
 
 # ----------------------------------------------------------------------------- inputs
