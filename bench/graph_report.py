@@ -59,6 +59,9 @@ def main() -> None:
           f"largest strong component {s['largest_strong_share']:.2%}, snappable "
           f"{s['snappable_share']:.2%}, gap connectors {s['gap_connectors']['count']:,}; "
           f"km of road (PBF) {s['km_of_road']:,.0f}")
+    q = s["gap_connectors"].get("length_m_quantiles", {})
+    print(f"gap connectors: {s['gap_connectors']['count']:,}, length median "
+          f"{q.get('50')} m, p90 {q.get('90')} m, max {q.get('100')} m")
     prov = read_layer(STORE, "provinces").to_crs(4326)
     names = prov.set_index(prov["province_code"].astype(str))["name"]
     lookup = _province_grid(prov)

@@ -222,6 +222,31 @@ def load_communes(path: Path) -> tuple[gpd.GeoDataFrame, dict]:
     return out, report
 
 
+def without_sliver_holes(geom: shapely.Geometry, min_hole: float = 0.005) -> shapely.Geometry:
+    """A province outline for drawing: its polygons without the sliver holes left where
+    neighbouring communes do not quite meet.
+
+    Parameters
+    ----------
+    geom : shapely geometry
+        (Multi)polygon in EPSG:4326.
+    min_hole : float
+        Holes smaller than this (square degrees) are filled.
+
+    Returns
+    -------
+    shapely geometry
+        A MultiPolygon (the input when it has no polygon part).
+    """
+    polys = []
+    for part in shapely.get_parts(geom):
+        if part.geom_type != "Polygon":
+            continue
+        holes = [r for r in part.interiors if shapely.Polygon(r).area >= min_hole]
+        polys.append(shapely.Polygon(part.exterior, holes))
+    return shapely.MultiPolygon(polys) if polys else geom
+
+
 def dissolve_provinces(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Dissolve the new communes into the 34 provinces.
 

@@ -135,7 +135,10 @@ def national_map(result: NationalResult, provinces: gpd.GeoDataFrame,
 
     fmap = folium.Map(location=[16.0, 106.5], zoom_start=6, tiles=None, control_scale=False)
     fmap.default_js, fmap.default_css = [], []  # offline: Leaflet is inlined by save_map
+    from geo.admin import without_sliver_holes
+
     prov = provinces.to_crs(4326).copy()
+    prov["geometry"] = [without_sliver_holes(g) for g in prov.geometry.make_valid()]
     prov["geometry"] = prov.geometry.simplify(0.01)
     value = f"population_not_reached_{kind}"
     tips, colours = [], []

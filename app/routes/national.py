@@ -24,6 +24,7 @@ from app.routes._state import ServiceState
 from app.routes.analysis import ProfileQ, TerritoryQ, _sources, assessment
 from app.routes.collections import KnownQuery
 from geo._errors import NotFoundError
+from geo.admin import without_sliver_holes
 from geo.coverage import DEFAULT_SERVED_MINUTES
 from geo.national import SHARE_REQUIRED, NationalInputs, national_inputs
 from geo.national_check import NationalResult, national_check
@@ -90,6 +91,7 @@ def _outlines(state: ServiceState, era: str) -> pd.DataFrame:
 
         layer = "provinces" if era == "new" else "provinces_pre2025"
         gdf = read_layer(state.store, layer)[["province_code", "geometry"]].to_crs(4326)
+        gdf["geometry"] = [without_sliver_holes(g) for g in gdf.geometry.make_valid()]
         gdf["geometry"] = gdf.geometry.simplify(0.01)
         hit = gdf.set_index("province_code")["geometry"]
         with state.cache_lock:

@@ -15,7 +15,6 @@ import math
 from pathlib import Path as FsPath
 from typing import Annotated, Literal
 
-import shapely
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
@@ -26,6 +25,7 @@ from app.routes._deps import StateDep
 from app.routes._models import LandingPage
 from app.routes._state import ServiceState
 from app.routes.collections import known_query, landing_page
+from geo.admin import without_sliver_holes
 from geo.basemap import MAIN_ROAD_CLASSES, main_roads, open_ways, roads_geojson
 from geo.coverage import DEFAULT_SERVED_MINUTES
 from geo.facilities import KIND_LABELS as FACILITY_KIND_LABELS
@@ -250,16 +250,6 @@ async def basemap_roads(
     return Response(body, media_type="application/geo+json")
 
 
-def _without_slivers(geom, min_hole: float = 0.005):  # noqa: ANN001, ANN202 (shapely)
-    polys = []
-    for part in shapely.get_parts(geom):
-        if part.geom_type != "Polygon":
-            continue
-        holes = [r for r in part.interiors if shapely.Polygon(r).area >= min_hole]
-        polys.append(shapely.Polygon(part.exterior, holes))
-    return shapely.MultiPolygon(polys) if polys else geom
-
-
 def _outlines_body(state: ServiceState, era: str) -> bytes:
     key = ("basemap_outlines", era)
     with state.cache_lock:
@@ -272,7 +262,7 @@ def _outlines_body(state: ServiceState, era: str) -> bytes:
     gdf = state.layers[cid].gdf[["province_code", "name", "geometry"]].copy()
     # the stored outlines keep hundreds of sliver holes between communes: drop the small
     # interior rings (< ~0.005 deg², about 60 km²), then simplify to ~1 km
-    gdf["geometry"] = [_without_slivers(g) for g in gdf.geometry.make_valid()]
+    gdf["geometry"] = [without_sliver_holes(g) for g in gdf.geometry.make_valid()]
     gdf["geometry"] = gdf.geometry.simplify(0.01, preserve_topology=True).set_precision(1e-4)
     gdf["key"] = [f"{era}:{c}" for c in gdf["province_code"]]
     body = gdf.to_crs(4326).to_json(drop_id=True).encode()
